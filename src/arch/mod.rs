@@ -1,0 +1,158 @@
+//! The machine-dependent part: the context switch (hand-written assembly, one
+//! `.S` file per architecture, assembled by `build.rs`) and the preparation
+//! of a fresh goroutine stack so that the first switch to it lands in the
+//! entry trampoline.
+//!
+//! The frame layout is documented with a diagram at the top of each `.S`
+//! file; the constants below mirror it and are checked at compile time.
+
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+compile_error!("goro supports x86_64 and aarch64 only (see README: platform support)");
+
+#[cfg(not(target_os = "linux"))]
+compile_error!("goro supports Linux only (see README: platform support)");
+
+/// Runtime hook run first on a fresh goroutine: finishes the switch that
+/// started it. Receives the transfer word and the goroutine's control block.
+pub(crate) type StartHook = unsafe extern "C" fn(transfer: usize, g: *mut u8);
+/// Runtime hook run after the user's function returns. Never returns.
+pub(crate) type ExitHook = unsafe extern "C" fn(g: *mut u8) -> !;
+/// The user's function.
+pub(crate) type EntryFn = unsafe extern "C" fn(arg: *mut libc::c_void);
+
+extern "C" {
+    /// Saves the callee-saved state on the current stack, stores the stack
+    /// pointer in `*save_sp`, switches to `load_sp` and returns there with
+    /// `transfer` as the return value of the other side's call.
+    pub(crate) fn goro_ctx_switch(save_sp: *mut usize, load_sp: usize, transfer: usize) -> usize;
+    fn goro_ctx_trampoline();
+}
+
+#[cfg(target_arch = "x86_64")]
+mod layout {
+    pub const FRAME_SIZE: usize = 64;
+    pub const FRAME_MXCSR: usize = 0;
+    pub const FRAME_X87CW: usize = 4;
+    pub const FRAME_R15: usize = 8;
+    pub const FRAME_R14: usize = 16;
+    pub const FRAME_R13: usize = 24;
+    pub const FRAME_R12: usize = 32;
+    pub const FRAME_RBX: usize = 40;
+    pub const FRAME_RBP: usize = 48;
+    pub const FRAME_RET: usize = 56;
+    /// Power-on/glibc defaults: all exceptions masked, round to nearest.
+    pub const DEFAULT_MXCSR: u32 = 0x1F80;
+    /// x87: all exceptions masked, 64-bit precision, round to nearest.
+    pub const DEFAULT_X87CW: u16 = 0x037F;
+
+    const _: () = assert!(FRAME_RET + 8 == FRAME_SIZE);
+    const _: () = assert!(FRAME_SIZE % 16 == 0);
+    const _: () = assert!(FRAME_R15 == 8 && FRAME_RBP == FRAME_RBX + 8 && FRAME_RBX == FRAME_R12 + 8);
+    const _: () = assert!(FRAME_R12 == FRAME_R13 + 8 && FRAME_R13 == FRAME_R14 + 8 && FRAME_R14 == FRAME_R15 + 8);
+}
+
+#[cfg(target_arch = "aarch64")]
+mod layout {
+    pub const FRAME_SIZE: usize = 160;
+    pub const FRAME_D8: usize = 0;
+    pub const FRAME_X19: usize = 64;
+    pub const FRAME_X20: usize = 72;
+    pub const FRAME_X21: usize = 80;
+    pub const FRAME_X22: usize = 88;
+    pub const FRAME_X23: usize = 96;
+    pub const FRAME_X29: usize = 144;
+    pub const FRAME_X30: usize = 152;
+
+    const _: () = assert!(FRAME_X30 + 8 == FRAME_SIZE);
+    const _: () = assert!(FRAME_SIZE % 16 == 0);
+    const _: () = assert!(FRAME_X19 == FRAME_D8 + 8 * 8);
+    const _: () = assert!(FRAME_X29 == FRAME_X19 + 10 * 8);
+}
+
+pub(crate) use layout::FRAME_SIZE;
+
+/// Bytes left unused above the initial frame at the very top of a stack
+/// (keeps the trampoline's sp 16-byte aligned and gives debuggers a zeroed
+/// "caller" area).
+pub(crate) const TOP_PAD: usize = 16;
+
+/// Stack bytes a fresh goroutine's frame takes before the user function runs.
+pub(crate) const INITIAL_FRAME_BYTES: usize = FRAME_SIZE + TOP_PAD;
+
+/// Everything a fresh stack's first switch needs.
+pub(crate) struct Entry {
+    pub func: EntryFn,
+    pub arg: *mut libc::c_void,
+    pub g: *mut u8,
+    pub start: StartHook,
+    pub exit: ExitHook,
+}
+
+/// Writes the initial switch frame at the top of a fresh stack and returns
+/// the stack pointer to pass to [`goro_ctx_switch`].
+///
+/// # Safety
+/// `top` must be the 16-byte aligned upper end of writable memory with at
+/// least [`INITIAL_FRAME_BYTES`] bytes below it that nobody else uses.
+pub(crate) unsafe fn prepare_stack(top: usize, e: &Entry) -> usize {
+    debug_assert!(top % 16 == 0);
+    let sp = top - TOP_PAD - FRAME_SIZE;
+    let put = |off: usize, v: usize| {
+        // SAFETY: sp..top lies inside the caller's writable stack (contract),
+        // and every offset used is below FRAME_SIZE + TOP_PAD.
+        unsafe { ((sp + off) as *mut usize).write(v) }
+    };
+    // The pad above the frame: zero, so a debugger sees a null "caller".
+    put(FRAME_SIZE, 0);
+    put(FRAME_SIZE + 8, 0);
+    #[cfg(target_arch = "x86_64")]
+    {
+        use layout::*;
+        put(
+            FRAME_MXCSR,
+            DEFAULT_MXCSR as usize | ((DEFAULT_X87CW as usize) << (8 * FRAME_X87CW)),
+        );
+        put(FRAME_R15, e.exit as usize);
+        put(FRAME_R14, e.start as usize);
+        put(FRAME_R13, e.arg as usize);
+        put(FRAME_R12, e.func as usize);
+        put(FRAME_RBX, e.g as usize);
+        put(FRAME_RBP, 0);
+        put(FRAME_RET, goro_ctx_trampoline as usize);
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        use layout::*;
+        for i in 0..18 {
+            put(FRAME_D8 + 8 * i, 0);
+        }
+        put(FRAME_X19, e.func as usize);
+        put(FRAME_X20, e.arg as usize);
+        put(FRAME_X21, e.g as usize);
+        put(FRAME_X22, e.start as usize);
+        put(FRAME_X23, e.exit as usize);
+        put(FRAME_X29, 0);
+        put(FRAME_X30, goro_ctx_trampoline as usize);
+    }
+    sp
+}
+
+/// Reads the current stack pointer (for overflow checks and diagnostics).
+#[inline(always)]
+pub(crate) fn current_sp() -> usize {
+    let sp: usize;
+    // SAFETY: reads a register into a local; no memory is touched.
+    unsafe {
+        #[cfg(target_arch = "x86_64")]
+        core::arch::asm!("mov {}, rsp", out(reg) sp, options(nomem, nostack, preserves_flags));
+        #[cfg(target_arch = "aarch64")]
+        core::arch::asm!("mov {}, sp", out(reg) sp, options(nomem, nostack, preserves_flags));
+    }
+    sp
+}
+
+/// Spin-wait hint.
+#[inline(always)]
+pub(crate) fn cpu_relax() {
+    core::hint::spin_loop();
+}

@@ -1,0 +1,140 @@
+/*
+ * goro context switch, x86_64 System V (Linux).
+ *
+ * uintptr_t goro_ctx_switch(uintptr_t *save_sp,   rdi: where to store our sp
+ *                           uintptr_t  load_sp,   rsi: sp of the context to resume
+ *                           uintptr_t  transfer); rdx: handed to the other side
+ *
+ * Pushes exactly the callee-saved state of the SysV ABI, stores rsp in
+ * *save_sp, loads load_sp, pops the other context's state and returns into
+ * it. The other side sees `transfer` as the return value of its own
+ * goro_ctx_switch call (rax), or, for a fresh stack, in rax/rdi when the
+ * entry trampoline starts. Caller-saved registers need no saving: the
+ * compiler already assumes a call clobbers them.
+ *
+ * Saved frame (64 bytes), as left at the saved sp. Offsets are mirrored in
+ * src/arch/mod.rs (FRAME_* constants) and asserted there at compile time.
+ *
+ *   higher addresses
+ *   +--------------------------+
+ *   | return address           |  sp + 56   where the switch returns to
+ *   | rbp                      |  sp + 48
+ *   | rbx                      |  sp + 40
+ *   | r12                      |  sp + 32
+ *   | r13                      |  sp + 24
+ *   | r14                      |  sp + 16
+ *   | r15                      |  sp + 8
+ *   | x87 CW (16) | pad (16)   |  sp + 4
+ *   | MXCSR (32)               |  sp + 0    <- saved sp (16-byte aligned)
+ *   +--------------------------+
+ *   lower addresses
+ *
+ * MXCSR's control bits (rounding, FTZ/DAZ, exception masks) and the x87
+ * control word are callee-saved in the SysV ABI, so each context keeps its
+ * own. (Their status flags travel along; that is harmless.)
+ *
+ * A fresh goroutine stack is prepared by Rust (arch::prepare_stack) with the
+ * same frame, whose return address is goro_ctx_trampoline and whose
+ * callee-saved slots carry:
+ *   rbx = G*   r12 = user fn   r13 = user arg   r14 = start hook   r15 = exit hook
+ * The frame is placed so that rsp is 16-byte aligned when the trampoline
+ * begins, as the ABI wants before each `call`.
+ */
+
+        .text
+
+        .globl  goro_ctx_switch
+        .hidden goro_ctx_switch
+        .type   goro_ctx_switch, @function
+        .p2align 4
+goro_ctx_switch:
+        .cfi_startproc
+        pushq   %rbp
+        .cfi_adjust_cfa_offset 8
+        .cfi_rel_offset %rbp, 0
+        pushq   %rbx
+        .cfi_adjust_cfa_offset 8
+        .cfi_rel_offset %rbx, 0
+        pushq   %r12
+        .cfi_adjust_cfa_offset 8
+        .cfi_rel_offset %r12, 0
+        pushq   %r13
+        .cfi_adjust_cfa_offset 8
+        .cfi_rel_offset %r13, 0
+        pushq   %r14
+        .cfi_adjust_cfa_offset 8
+        .cfi_rel_offset %r14, 0
+        pushq   %r15
+        .cfi_adjust_cfa_offset 8
+        .cfi_rel_offset %r15, 0
+        subq    $8, %rsp
+        .cfi_adjust_cfa_offset 8
+        stmxcsr (%rsp)
+        fnstcw  4(%rsp)
+
+        movq    %rsp, (%rdi)
+        movq    %rsi, %rsp
+        /* From here on rsp points at the other context's frame, which has
+         * the very same layout, so the CFI above still describes it. */
+
+        ldmxcsr (%rsp)
+        fldcw   4(%rsp)
+        addq    $8, %rsp
+        .cfi_adjust_cfa_offset -8
+        popq    %r15
+        .cfi_adjust_cfa_offset -8
+        .cfi_restore %r15
+        popq    %r14
+        .cfi_adjust_cfa_offset -8
+        .cfi_restore %r14
+        popq    %r13
+        .cfi_adjust_cfa_offset -8
+        .cfi_restore %r13
+        popq    %r12
+        .cfi_adjust_cfa_offset -8
+        .cfi_restore %r12
+        popq    %rbx
+        .cfi_adjust_cfa_offset -8
+        .cfi_restore %rbx
+        popq    %rbp
+        .cfi_adjust_cfa_offset -8
+        .cfi_restore %rbp
+        movq    %rdx, %rax
+        movq    %rdx, %rdi
+        ret
+        .cfi_endproc
+        .size   goro_ctx_switch, .-goro_ctx_switch
+
+/*
+ * First code a goroutine runs, entered by goro_ctx_switch's `ret` with
+ * rax = rdi = transfer and the registers listed above.
+ *
+ *   start(transfer, G*)   finish the switch that started us (runtime hook)
+ *   fn(arg)               the user's function
+ *   exit(G*)              never returns: the runtime switches away for good
+ *
+ * The return-address column is undefined here, which tells gdb and every
+ * unwinder (libgcc's, used by C++ exceptions) that this is the outermost
+ * frame: `bt` stops cleanly, and a C++ exception escaping fn finds no
+ * handler and ends in std::terminate instead of unwinding into the
+ * scheduler.
+ */
+        .globl  goro_ctx_trampoline
+        .hidden goro_ctx_trampoline
+        .type   goro_ctx_trampoline, @function
+        .p2align 4
+goro_ctx_trampoline:
+        .cfi_startproc
+        .cfi_undefined %rip
+        xorl    %ebp, %ebp
+        movq    %rbx, %rsi
+        call    *%r14
+        movq    %r13, %rdi
+        call    *%r12
+        movq    %rbx, %rdi
+        call    *%r15
+        ud2
+        .cfi_endproc
+        .size   goro_ctx_trampoline, .-goro_ctx_trampoline
+
+        .section .note.GNU-stack,"",@progbits

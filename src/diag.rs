@@ -1,0 +1,193 @@
+//! Fatal errors and the stack-overflow handler.
+//!
+//! Every fatal error is one line on stderr, in Go's words, prefixed
+//! `goro: fatal error: ` and naming the goroutine
+//! (`(goroutine 17)`, or `(goroutine 0, thread <tid>)` on a plain thread),
+//! followed by `abort()`. Messages are formatted into a stack buffer and
+//! written with one `write(2)`: no allocation, usable from signal handlers.
+
+use crate::runtime::{self, g::G};
+use crate::sys::{self, StackBuf};
+use core::fmt::Write;
+use core::ptr;
+use core::sync::atomic::{AtomicBool, Ordering::*};
+
+/// Writes "(goroutine N)" / "(goroutine N [name])" / "(goroutine 0, thread T)".
+fn who(out: &mut StackBuf<512>, g: *mut G) {
+    if g.is_null() {
+        let _ = write!(out, "(goroutine 0, thread {})", sys::gettid());
+    } else {
+        // SAFETY: G control blocks are never freed; id and name are atomics.
+        let (id, name) = unsafe { ((*g).id.load(Relaxed), (*g).name.load(Relaxed)) };
+        let _ = write!(out, "(goroutine {id}");
+        push_name(out, name);
+        out.push_bytes(b")");
+    }
+}
+
+/// Appends ` [name]` for a named goroutine (name: a C string or 0).
+fn push_name(out: &mut StackBuf<512>, name: usize) {
+    if name != 0 {
+        out.push_bytes(b" [");
+        // SAFETY: name is the NUL-terminated copy owned by the goroutine.
+        let s = unsafe { core::ffi::CStr::from_ptr(name as *const libc::c_char) };
+        out.push_bytes(&s.to_bytes()[..s.to_bytes().len().min(200)]);
+        out.push_bytes(b"]");
+    }
+}
+
+fn die(out: &StackBuf<512>) -> ! {
+    sys::write_all(2, out.as_bytes());
+    // SAFETY: abort has no preconditions and does not return.
+    unsafe { libc::abort() }
+}
+
+/// `goro: fatal error: <msg> (goroutine N)` and abort: misuse that Go
+/// treats as fatal.
+#[cold]
+pub(crate) fn fatal(msg: core::fmt::Arguments<'_>) -> ! {
+    let mut out = StackBuf::<512>::new();
+    let _ = write!(out, "goro: fatal error: {msg} ");
+    who(&mut out, runtime::current_g());
+    out.push_bytes(b"\n");
+    die(&out)
+}
+
+/// Same as [`fatal`]: kept as a separate name for internal errors, which
+/// are goro's bugs or exhausted resources rather than the program's misuse.
+#[cold]
+pub(crate) fn fatal_nogo(msg: core::fmt::Arguments<'_>) -> ! {
+    fatal(msg)
+}
+
+/// Reports a stack overflow of goroutine `g` and aborts. `fault` is the
+/// faulting address when known. Async-signal-safe.
+pub(crate) fn stack_overflow(g: *mut G, fault: Option<usize>) -> ! {
+    let mut out = StackBuf::<512>::new();
+    // SAFETY: G control blocks are never freed; the fields read here were
+    // set before the goroutine first ran and do not change while it runs.
+    let (id, name, size) = unsafe { ((*g).id.load(Relaxed), (*g).name.load(Relaxed), (*g).stack.get().size()) };
+    let _ = write!(out, "goro: fatal error: stack overflow in goroutine {id}");
+    push_name(&mut out, name);
+    let _ = write!(out, " (stack {} KiB; raise GORO_STACK_SIZE or go_spawn_ex stack_size)", size / 1024);
+    if fault.is_none() {
+        out.push_bytes(b" [detected by stack check]");
+    }
+    out.push_bytes(b"\n");
+    die(&out)
+}
+
+/// Aborts with a clear message if a Rust panic unwinds through a frame that
+/// must never unwind (worker loop, functions called from the assembly
+/// trampoline). Forget it on the success path.
+pub(crate) struct AbortOnPanic(pub &'static str);
+
+impl Drop for AbortOnPanic {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            fatal(format_args!("internal error: Rust panic in {}", self.0));
+        }
+    }
+}
+
+static mut OLD_SEGV: libc::sigaction = {
+    // SAFETY: sigaction is plain data; all-zero is SIG_DFL with no flags.
+    unsafe { core::mem::zeroed() }
+};
+static INSTALLED: AtomicBool = AtomicBool::new(false);
+
+/// Installs the SIGSEGV handler that recognises guard-page hits (once).
+pub(crate) fn install_signal_handlers() {
+    if INSTALLED.swap(true, SeqCst) {
+        return;
+    }
+    // SAFETY: we build a valid sigaction; the old one is saved before any
+    // fault can reach our handler (which reads it), as sigaction installs
+    // atomically and OLD_SEGV is written by the same call.
+    unsafe {
+        let mut sa: libc::sigaction = core::mem::zeroed();
+        sa.sa_sigaction = segv_handler as usize;
+        sa.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK | libc::SA_NODEFER;
+        libc::sigemptyset(&mut sa.sa_mask);
+        libc::sigaction(libc::SIGSEGV, &sa, ptr::addr_of_mut!(OLD_SEGV));
+    }
+}
+
+/// Gives the calling worker thread an alternate signal stack, so that the
+/// overflow handler has room to run when a goroutine stack is exhausted.
+pub(crate) fn setup_worker_altstack() {
+    const SIZE: usize = 64 << 10;
+    // SAFETY: a fresh private mapping used only as this thread's signal stack.
+    unsafe {
+        let p = libc::mmap(
+            ptr::null_mut(),
+            SIZE,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+            -1,
+            0,
+        );
+        if p == libc::MAP_FAILED {
+            return;
+        }
+        let ss = libc::stack_t { ss_sp: p, ss_flags: 0, ss_size: SIZE };
+        libc::sigaltstack(&ss, ptr::null_mut());
+    }
+}
+
+/// The stack pointer at the time of the fault, from the signal context.
+unsafe fn fault_sp(ctx: *mut libc::c_void) -> usize {
+    let uc = ctx as *mut libc::ucontext_t;
+    // SAFETY: the kernel passes a valid ucontext_t to SA_SIGINFO handlers.
+    unsafe {
+        #[cfg(target_arch = "x86_64")]
+        {
+            (*uc).uc_mcontext.gregs[libc::REG_RSP as usize] as usize
+        }
+        #[cfg(target_arch = "aarch64")]
+        {
+            (*uc).uc_mcontext.sp as usize
+        }
+    }
+}
+
+extern "C" fn segv_handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
+    // SAFETY: called by the kernel with valid info/ctx for SA_SIGINFO.
+    unsafe {
+        let addr = (*info).si_addr() as usize;
+        let g = runtime::current_g();
+        if !g.is_null() {
+            let s = (*g).stack.get();
+            if !s.is_empty() {
+                let lo = s.lo();
+                let guard_lo = lo.saturating_sub(crate::config::GUARD_BYTES);
+                let sp = fault_sp(ctx);
+                let in_guard = addr >= guard_lo && addr < lo;
+                // A frame larger than the guard may jump past it: count a
+                // fault just below the stack while sp is below the stack too.
+                let below = sp < lo && addr < lo && addr + (1 << 20) >= sp.min(lo);
+                if in_guard || below {
+                    stack_overflow(g, Some(addr));
+                }
+            }
+        }
+        // Not ours: hand it to whoever was there before.
+        let old = &*ptr::addr_of!(OLD_SEGV);
+        let h = old.sa_sigaction;
+        if h == libc::SIG_DFL || h == libc::SIG_IGN {
+            let mut sa: libc::sigaction = core::mem::zeroed();
+            sa.sa_sigaction = libc::SIG_DFL;
+            libc::sigaction(sig, &sa, ptr::null_mut());
+            // Returning re-executes the faulting instruction, which now
+            // takes the default action (core dump).
+            return;
+        }
+        if old.sa_flags & libc::SA_SIGINFO != 0 {
+            let f: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) = core::mem::transmute(h);
+            f(sig, info, ctx);
+        } else {
+            let f: extern "C" fn(libc::c_int) = core::mem::transmute(h);
+            f(sig);
+        }
+    }
+}

@@ -1,0 +1,49 @@
+//! # goro: Go's goroutines and `sync` package for C and C++
+//!
+//! A C-ABI library (`libgoro.so`, `libgoro.a`, header `include/goro.h`)
+//! giving C programs Go's concurrency model: stackful goroutines that cost a
+//! few KiB, multiplexed onto GOMAXPROCS worker threads by a work-stealing
+//! scheduler, and WaitGroup, Mutex, RWMutex and Once with Go's semantics,
+//! usable from goroutines and plain threads alike.
+//!
+//! ## The design in a page
+//!
+//! Data flows one way: [`ffi`] -> `sync` -> [`park`] -> [`runtime`] ->
+//! `arch` / [`stack`].
+//!
+//! * `arch`: the context switch, hand-written assembly per architecture
+//!   (`src/arch/*.S`, frame diagrams inside). A switch saves exactly the
+//!   callee-saved registers (plus MXCSR/x87 control words on x86_64), swaps
+//!   stack pointers and carries one word to the other side: the *transfer*.
+//! * [`stack`]: stacks reserved with `mmap(MAP_NORESERVE)` in 32 MiB slabs,
+//!   committed as touched, guarded by `MADV_GUARD_INSTALL` (no kernel
+//!   mapping per guard, so a million guarded stacks fit under the default
+//!   `vm.max_map_count`), pooled per worker, trimmed when idle.
+//! * [`runtime`]: the scheduler. A goroutine that blocks switches straight
+//!   to the next runnable goroutine of its worker; whatever must happen once
+//!   it is off its stack (re-queue, publish "parked", free the stack) is the
+//!   transfer, executed by whoever resumes. Nobody can therefore run a
+//!   goroutine on a stack it is still using.
+//! * [`park`]: address-keyed wait queues; a waiter is a goroutine (parked
+//!   through the handshake above) or a thread (futex), its node on its own
+//!   stack. The sync types are Go's algorithms on top of it.
+//! * `diag`: fatal errors in Go's words, the stack-overflow handler.
+//!
+//! The traps this design answers (thread-locals across a switch, woken
+//! before switched out, unwinding, exiting goroutines, idle CPU, signals,
+//! process exit, ABI details) are each pinned by a test; see README.md.
+
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+
+mod arch;
+mod config;
+mod diag;
+pub mod ffi;
+mod lock;
+pub mod park;
+pub mod runtime;
+pub mod stack;
+mod sys;
+
+pub use ffi::*;

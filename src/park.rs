@@ -1,0 +1,302 @@
+//! The parking layer: wait queues keyed by address, for goroutines and
+//! plain threads alike. Every blocking call in goro ends up here.
+//!
+//! * A fixed table of buckets (cache-line sized: a lock, a waiter count and
+//!   a list of per-key queues). An address hashes to a bucket; each
+//!   distinct key waited on in a bucket has its own FIFO queue, so waking
+//!   one key never walks another key's waiters (Go's `sema.go` keeps a treap
+//!   per bucket for the same reason; a list suffices at this table size).
+//! * A waiter node lives on the waiting goroutine's (or thread's) own stack:
+//!   parking allocates nothing. A goroutine waiter is woken with
+//!   `runtime::ready` (the park handshake makes the wake-before-switched-out
+//!   race impossible: see runtime/mod.rs); a thread waiter sleeps on a futex
+//!   word inside its node.
+//! * `park` takes a `validate` closure run under the bucket lock: the
+//!   caller re-checks the object's state there, so a wake between "I must
+//!   wait" and "I am queued" is never lost.
+//! * Wakers never touch a node after waking it (its stack frame may be gone
+//!   at once), and never dereference the key: a sync object may be freed by
+//!   the woken side as soon as it returns (WaitGroup on the stack).
+
+use crate::lock::RawLock;
+use crate::runtime::{self, g::WaitReason, g::G, g::PARKING};
+use crate::sys;
+use core::cell::UnsafeCell;
+use core::ptr;
+use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering::*};
+
+const BUCKETS: usize = 4096;
+
+#[repr(C, align(64))]
+struct Bucket {
+    lock: RawLock,
+    /// Waiters queued in this bucket, any key (read without the lock).
+    waiters: AtomicUsize,
+    /// First queue head (a Waiter), linked through `next_key`.
+    queues: UnsafeCell<*mut Waiter>,
+}
+
+// SAFETY: `queues` and every node reachable from it are only accessed with
+// `lock` held.
+unsafe impl Sync for Bucket {}
+
+#[allow(clippy::declare_interior_mutable_const)]
+const EMPTY_BUCKET: Bucket =
+    Bucket { lock: RawLock::new(), waiters: AtomicUsize::new(0), queues: UnsafeCell::new(ptr::null_mut()) };
+static TABLE: [Bucket; BUCKETS] = [EMPTY_BUCKET; BUCKETS];
+
+fn bucket(key: usize) -> &'static Bucket {
+    // Fibonacci hashing of the address; drop the low bits that alignment
+    // makes equal.
+    let h = (key >> 3).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - 12);
+    &TABLE[h % BUCKETS]
+}
+
+/// A parked goroutine or thread. Lives on the waiter's stack.
+struct Waiter {
+    key: usize,
+    /// Next waiter on the same key.
+    next: *mut Waiter,
+    /// Last waiter on the same key (valid in the queue head only).
+    tail: *mut Waiter,
+    /// Next queue head in the bucket (valid in the queue head only).
+    next_key: *mut Waiter,
+    /// The goroutine, or null for a thread (which sleeps on `futex`).
+    g: *mut G,
+    futex: AtomicU32,
+    /// Written by the waker before the wake-up; read by the waiter after.
+    token: UnsafeCell<usize>,
+}
+
+/// What `unpark_one` found, passed to its callback under the bucket lock.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct UnparkResult {
+    /// A waiter was dequeued.
+    pub unparked: bool,
+    /// More waiters remain on this key.
+    pub have_more: bool,
+}
+
+impl Bucket {
+    /// # Safety: lock held.
+    unsafe fn find(&self, key: usize) -> (*mut Waiter, *mut *mut Waiter) {
+        // SAFETY: lock held; nodes in the list are alive (their owners are
+        // parked until dequeued).
+        unsafe {
+            let mut link: *mut *mut Waiter = self.queues.get();
+            while !(*link).is_null() {
+                if (**link).key == key {
+                    return (*link, link);
+                }
+                link = &mut (**link).next_key;
+            }
+            (ptr::null_mut(), link)
+        }
+    }
+
+    /// # Safety: lock held; w alive until dequeued.
+    unsafe fn enqueue(&self, w: *mut Waiter, lifo: bool) {
+        // SAFETY: lock held.
+        unsafe {
+            let (head, link) = self.find((*w).key);
+            if head.is_null() {
+                (*w).tail = w;
+                (*w).next_key = ptr::null_mut();
+                *link = w;
+            } else if lifo {
+                // w becomes the queue head.
+                (*w).next = head;
+                (*w).tail = (*head).tail;
+                (*w).next_key = (*head).next_key;
+                *link = w;
+            } else {
+                (*(*head).tail).next = w;
+                (*head).tail = w;
+            }
+        }
+    }
+
+    /// Dequeues the first waiter of `key`. # Safety: lock held.
+    unsafe fn dequeue(&self, key: usize) -> (*mut Waiter, bool) {
+        // SAFETY: lock held.
+        unsafe {
+            let (head, link) = self.find(key);
+            if head.is_null() {
+                return (ptr::null_mut(), false);
+            }
+            let next = (*head).next;
+            if next.is_null() {
+                *link = (*head).next_key;
+            } else {
+                (*next).tail = (*head).tail;
+                (*next).next_key = (*head).next_key;
+                *link = next;
+            }
+            self.waiters.fetch_sub(1, SeqCst);
+            (head, !next.is_null())
+        }
+    }
+
+    /// Detaches every waiter of `key`; returns the chain (linked by `next`)
+    /// and its length. # Safety: lock held.
+    unsafe fn dequeue_all(&self, key: usize) -> (*mut Waiter, usize) {
+        // SAFETY: lock held.
+        unsafe {
+            let (head, link) = self.find(key);
+            if head.is_null() {
+                return (ptr::null_mut(), 0);
+            }
+            *link = (*head).next_key;
+            let mut n = 0;
+            let mut w = head;
+            while !w.is_null() {
+                n += 1;
+                w = (*w).next;
+            }
+            self.waiters.fetch_sub(n, SeqCst);
+            (head, n)
+        }
+    }
+}
+
+/// Wakes a dequeued waiter after storing its token. Does not touch the
+/// node afterwards.
+///
+/// # Safety
+/// `w` was dequeued by the caller and not woken yet.
+unsafe fn wake(w: *mut Waiter, token: usize) {
+    // SAFETY: the waiter is still blocked (it waits for exactly this wake),
+    // so its node is alive until the store/ready below.
+    unsafe {
+        *(*w).token.get() = token;
+        let g = (*w).g;
+        if g.is_null() {
+            let f: *const AtomicU32 = &(*w).futex;
+            (*f).store(1, Release);
+            // The thread may have returned already; futex_wake only uses
+            // the address as a key.
+            sys::futex_wake(f, 1);
+        } else {
+            runtime::ready(g);
+        }
+    }
+}
+
+/// Parks the calling goroutine (or thread) on `key` unless `validate`,
+/// run under the bucket lock, returns false. Returns the token passed by
+/// the waker, or None if validation failed (nothing was parked).
+///
+/// `lifo` queues at the front (Go's semacquire with lifo, for waiters that
+/// were woken before and lost the race again). `reason` and the key show
+/// up in goroutine dumps.
+pub(crate) fn park(key: usize, validate: impl FnOnce() -> bool, reason: WaitReason, lifo: bool) -> Option<usize> {
+    let g = runtime::current_g();
+    let mut node = Waiter {
+        key,
+        next: ptr::null_mut(),
+        tail: ptr::null_mut(),
+        next_key: ptr::null_mut(),
+        g,
+        futex: AtomicU32::new(0),
+        token: UnsafeCell::new(0),
+    };
+    let w: *mut Waiter = &mut node;
+    let b = bucket(key);
+    b.lock.lock();
+    // Count ourselves before validating: a waker that changes the object's
+    // state and then sees no waiters (maybe_waiters) is guaranteed that our
+    // validation sees its change (both sides are SeqCst).
+    b.waiters.fetch_add(1, SeqCst);
+    if !validate() {
+        b.waiters.fetch_sub(1, SeqCst);
+        b.lock.unlock();
+        return None;
+    }
+    if !g.is_null() {
+        // SAFETY: g is the goroutine running on this thread.
+        unsafe {
+            runtime::begin_wait(g, reason, key);
+            (*g).state.store(PARKING, Relaxed);
+        }
+    }
+    // SAFETY: lock held; the node stays alive until we are woken, since we
+    // do not return before that.
+    unsafe { b.enqueue(w, lifo) };
+    b.lock.unlock();
+    if g.is_null() {
+        // SAFETY: the node is ours.
+        let f = unsafe { &(*w).futex };
+        while f.load(Acquire) == 0 {
+            sys::futex_wait(f, 0, None);
+        }
+    } else {
+        // SAFETY: g is running here, state PARKING published with the node.
+        unsafe { runtime::park_current(g) };
+    }
+    // SAFETY: the waker wrote the token before waking us (release/acquire
+    // through the futex word or the goroutine handshake).
+    Some(unsafe { *(*w).token.get() })
+}
+
+/// Wakes the first waiter on `key`. `callback` runs under the bucket lock
+/// with what was found and returns the token for the woken waiter (so the
+/// caller can update its object's state atomically with the dequeue).
+pub(crate) fn unpark_one(key: usize, callback: impl FnOnce(UnparkResult) -> usize) -> UnparkResult {
+    let b = bucket(key);
+    b.lock.lock();
+    // SAFETY: lock held.
+    let (w, have_more) = unsafe { b.dequeue(key) };
+    let res = UnparkResult { unparked: !w.is_null(), have_more };
+    let token = callback(res);
+    b.lock.unlock();
+    if !w.is_null() {
+        // SAFETY: dequeued by us above.
+        unsafe { wake(w, token) };
+    }
+    res
+}
+
+/// Wakes every waiter on `key` with `token`; returns how many.
+pub(crate) fn unpark_all(key: usize, token: usize) -> usize {
+    let b = bucket(key);
+    b.lock.lock();
+    // SAFETY: lock held.
+    let (mut w, n) = unsafe { b.dequeue_all(key) };
+    b.lock.unlock();
+    while !w.is_null() {
+        // SAFETY: the chain was detached by us; read `next` before the
+        // wake, after which the node may vanish.
+        unsafe {
+            let next = (*w).next;
+            wake(w, token);
+            w = next;
+        }
+    }
+    n
+}
+
+/// Whether any waiter may be queued in `key`'s bucket (any key sharing
+/// it). SeqCst, so that "publish state, then check for waiters" pairs with
+/// park's "count myself, then validate" (Go's semaRoot.nwait).
+#[inline]
+pub(crate) fn maybe_waiters(key: usize) -> bool {
+    bucket(key).waiters.load(SeqCst) != 0
+}
+
+/// Number of waiters queued on exactly `key` (tests and dumps).
+pub(crate) fn waiters_on(key: usize) -> usize {
+    let b = bucket(key);
+    b.lock.lock();
+    // SAFETY: lock held.
+    let n = unsafe {
+        let (mut w, _) = b.find(key);
+        let mut n = 0;
+        while !w.is_null() {
+            n += 1;
+            w = (*w).next;
+        }
+        n
+    };
+    b.lock.unlock();
+    n
+}

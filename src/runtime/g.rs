@@ -1,0 +1,324 @@
+//! The goroutine control block (`G`), its allocator and goroutine ids.
+//!
+//! Gs are carved from slabs that are never freed (as in Go), recycled
+//! through per-thread caches and a global free list. A G is small (two
+//! cache lines) and separate from the stack: a goroutine that is spawned
+//! but has not run yet holds a G and nothing else.
+
+use crate::stack::Stack;
+use core::cell::UnsafeCell;
+use core::ptr;
+use core::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering::*};
+use std::cell::RefCell;
+use std::sync::Mutex;
+
+/// A field owned by whoever currently owns the G: the thread running it,
+/// or the thread that holds it outside every queue (spawning, waking,
+/// reclaiming). Ownership moves through the run queues and the park
+/// handshake, which synchronize (release/acquire), so plain accesses by
+/// the current owner never race.
+#[repr(transparent)]
+pub(crate) struct Owned<T: Copy>(UnsafeCell<T>);
+
+// SAFETY: see the type's documentation: accesses are serialized by the
+// ownership protocol of G, whose hand-offs are release/acquire pairs.
+unsafe impl<T: Copy + Send> Sync for Owned<T> {}
+
+impl<T: Copy> Owned<T> {
+    pub(crate) const fn new(v: T) -> Self {
+        Owned(UnsafeCell::new(v))
+    }
+    /// # Safety
+    /// The caller owns the G this field belongs to.
+    #[inline(always)]
+    pub(crate) unsafe fn get(&self) -> T {
+        // SAFETY: the caller owns the G, so nobody writes concurrently.
+        unsafe { *self.0.get() }
+    }
+    /// # Safety
+    /// The caller owns the G this field belongs to.
+    #[inline(always)]
+    pub(crate) unsafe fn set(&self, v: T) {
+        // SAFETY: the caller owns the G, so nobody reads or writes concurrently.
+        unsafe { *self.0.get() = v }
+    }
+    pub(crate) fn as_ptr(&self) -> *mut T {
+        self.0.get()
+    }
+}
+
+/// Park handshake states (see `sched::ready` and `park`).
+pub(crate) const RUNNING: u32 = 0;
+pub(crate) const PARKING: u32 = 1;
+pub(crate) const PARKED: u32 = 2;
+pub(crate) const NOTIFIED: u32 = 3;
+
+/// What a goroutine is doing, for dumps and leak reports.
+#[repr(u8)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Status {
+    Free = 0,
+    Runnable = 1,
+    Running = 2,
+    Waiting = 3,
+}
+
+/// Why a goroutine waits.
+#[repr(u8)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum WaitReason {
+    None = 0,
+    Sleep = 1,
+    Mutex = 2,
+    RwMutex = 3,
+    WaitGroup = 4,
+    Once = 5,
+    Other = 6,
+}
+
+impl WaitReason {
+    pub(crate) fn from_u8(v: u8) -> WaitReason {
+        match v {
+            1 => WaitReason::Sleep,
+            2 => WaitReason::Mutex,
+            3 => WaitReason::RwMutex,
+            4 => WaitReason::WaitGroup,
+            5 => WaitReason::Once,
+            6 => WaitReason::Other,
+            _ => WaitReason::None,
+        }
+    }
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            WaitReason::None => "",
+            WaitReason::Sleep => "sleep",
+            WaitReason::Mutex => "mutex",
+            WaitReason::RwMutex => "rwmutex",
+            WaitReason::WaitGroup => "waitgroup",
+            WaitReason::Once => "once",
+            WaitReason::Other => "park",
+        }
+    }
+}
+
+/// Hook run when a goroutine's function has returned, after it stopped
+/// counting in `go_num_goroutine` (used by `go_waitgroup_go`).
+pub(crate) type ExitFn = unsafe fn(usize);
+
+/// The goroutine control block.
+#[repr(C, align(64))]
+pub(crate) struct G {
+    /// Saved stack pointer while not running (written by the switch).
+    pub sp: Owned<usize>,
+    /// Park handshake: RUNNING, PARKING, PARKED, NOTIFIED.
+    pub state: AtomicU32,
+    /// `Status` as u8, read racily by dumps.
+    pub status: AtomicU8,
+    /// `WaitReason` as u8, read racily by dumps.
+    pub reason: AtomicU8,
+    /// Stack size class (0 = default).
+    pub class: Owned<u16>,
+    pub id: AtomicU64,
+    /// The user's function (an `EntryFn`), readable by dumps.
+    pub entry: AtomicUsize,
+    pub arg: Owned<*mut libc::c_void>,
+    pub stack: Owned<Stack>,
+    /// malloc'd copy of the name given to go_spawn_ex, or null.
+    pub name: AtomicUsize,
+    /// Free-list link.
+    pub link: Owned<*mut G>,
+    /// Sleep deadline (CLOCK_MONOTONIC ns).
+    pub deadline: Owned<u64>,
+    pub on_exit: Owned<Option<ExitFn>>,
+    pub on_exit_arg: Owned<usize>,
+    /// Address of the object waited on, for dumps.
+    pub wait_obj: AtomicUsize,
+    /// When the wait began (coarse monotonic ns), for dumps.
+    pub wait_since: AtomicU64,
+}
+
+const _: () = assert!(core::mem::size_of::<G>() == 128);
+
+impl G {
+    const fn new() -> G {
+        G {
+            sp: Owned::new(0),
+            state: AtomicU32::new(RUNNING),
+            status: AtomicU8::new(Status::Free as u8),
+            reason: AtomicU8::new(0),
+            class: Owned::new(0),
+            id: AtomicU64::new(0),
+            entry: AtomicUsize::new(0),
+            arg: Owned::new(ptr::null_mut()),
+            stack: Owned::new(Stack::EMPTY),
+            name: AtomicUsize::new(0),
+            link: Owned::new(ptr::null_mut()),
+            deadline: Owned::new(0),
+            on_exit: Owned::new(None),
+            on_exit_arg: Owned::new(0),
+            wait_obj: AtomicUsize::new(0),
+            wait_since: AtomicU64::new(0),
+        }
+    }
+
+    pub(crate) fn set_status(&self, s: Status) {
+        self.status.store(s as u8, Relaxed);
+    }
+
+    pub(crate) fn get_status(&self) -> Status {
+        match self.status.load(Relaxed) {
+            1 => Status::Runnable,
+            2 => Status::Running,
+            3 => Status::Waiting,
+            _ => Status::Free,
+        }
+    }
+}
+
+/// A G pointer that may cross threads (through run queues).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(transparent)]
+pub(crate) struct GPtr(pub *mut G);
+// SAFETY: a GPtr is a handle; whoever holds it in a queue or in hand owns
+// the G (see `Owned`), and hand-offs synchronize.
+unsafe impl Send for GPtr {}
+
+const SLAB: usize = 512;
+const TCACHE_MAX: usize = 256;
+const TBATCH: usize = 128;
+
+struct Slabs {
+    free: Vec<GPtr>,
+    slabs: Vec<GPtr>,
+}
+
+static GLOBAL: Mutex<Slabs> = Mutex::new(Slabs { free: Vec::new(), slabs: Vec::new() });
+
+fn global() -> std::sync::MutexGuard<'static, Slabs> {
+    GLOBAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Per-thread cache of free Gs; given back when the thread exits.
+struct TCache(Vec<GPtr>);
+
+impl Drop for TCache {
+    fn drop(&mut self) {
+        if !self.0.is_empty() {
+            global().free.append(&mut self.0);
+        }
+    }
+}
+
+thread_local! {
+    static TCACHE: RefCell<TCache> = const { RefCell::new(TCache(Vec::new())) };
+    static IDS: core::cell::Cell<(u64, u64)> = const { core::cell::Cell::new((0, 0)) };
+}
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+const ID_BATCH: u64 = 16;
+
+/// A fresh goroutine id, never reused in the process. Ids are handed to
+/// threads in batches (as Go does), so they increase per thread.
+#[inline(never)]
+pub(crate) fn new_id() -> u64 {
+    IDS.with(|c| {
+        let (next, end) = c.get();
+        if next < end {
+            c.set((next + 1, end));
+            next
+        } else {
+            let base = NEXT_ID.fetch_add(ID_BATCH, Relaxed);
+            c.set((base + 1, base + ID_BATCH));
+            base
+        }
+    })
+}
+
+fn new_slab() -> Option<Vec<GPtr>> {
+    let layout = std::alloc::Layout::array::<G>(SLAB).ok()?;
+    // SAFETY: the layout is non-zero sized.
+    let p = unsafe { std::alloc::alloc(layout) } as *mut G;
+    if p.is_null() {
+        return None;
+    }
+    let mut v = Vec::with_capacity(SLAB);
+    for i in 0..SLAB {
+        // SAFETY: i < SLAB, inside the allocation; write initializes the slot.
+        unsafe { p.add(i).write(G::new()) };
+        v.push(GPtr(unsafe { p.add(i) }));
+    }
+    global().slabs.push(GPtr(p));
+    Some(v)
+}
+
+/// Allocates a G (status Free, fields to be set by the caller), or None
+/// when memory runs out.
+#[inline(never)]
+pub(crate) fn alloc() -> Option<*mut G> {
+    let r = TCACHE.try_with(|c| {
+        let mut c = c.borrow_mut();
+        if let Some(g) = c.0.pop() {
+            return Some(g.0);
+        }
+        {
+            let mut gl = global();
+            let n = gl.free.len().min(TBATCH);
+            let at = gl.free.len() - n;
+            c.0.extend(gl.free.drain(at..));
+        }
+        if c.0.is_empty() {
+            c.0 = new_slab()?;
+        }
+        c.0.pop().map(|g| g.0)
+    });
+    match r {
+        Ok(x) => x,
+        // Thread-local storage already destroyed (a thread exiting): go
+        // straight to the global list.
+        Err(_) => {
+            let mut gl = global();
+            if let Some(g) = gl.free.pop() {
+                return Some(g.0);
+            }
+            drop(gl);
+            let mut v = new_slab()?;
+            let g = v.pop();
+            global().free.extend(v);
+            g.map(|g| g.0)
+        }
+    }
+}
+
+/// Returns a G to the allocator.
+///
+/// # Safety
+/// The G is dead: no queue, waiter or timer refers to it any more.
+#[inline(never)]
+pub(crate) unsafe fn free(g: *mut G) {
+    // SAFETY: the caller owns the dead G.
+    unsafe { (*g).set_status(Status::Free) };
+    let r = TCACHE.try_with(|c| {
+        let mut c = c.borrow_mut();
+        c.0.push(GPtr(g));
+        if c.0.len() > TCACHE_MAX {
+            let at = c.0.len() - TBATCH;
+            let moved: Vec<GPtr> = c.0.drain(at..).collect();
+            global().free.extend(moved);
+        }
+    });
+    if r.is_err() {
+        global().free.push(GPtr(g));
+    }
+}
+
+/// Calls `f` for every G ever allocated (live or free). For dumps: the
+/// fields are read racily through atomics.
+pub(crate) fn for_each(mut f: impl FnMut(&G)) {
+    let slabs: Vec<GPtr> = global().slabs.clone();
+    for s in slabs {
+        for i in 0..SLAB {
+            // SAFETY: slabs are never freed and every slot was initialized.
+            f(unsafe { &*s.0.add(i) });
+        }
+    }
+}

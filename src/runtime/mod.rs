@@ -1,0 +1,971 @@
+//! The scheduler: GOMAXPROCS worker threads multiplexing goroutines.
+//!
+//! * Each worker is an OS thread (`goro-worker-N`) whose own stack is its
+//!   scheduler context ("g0"). It owns a run-next slot (the goroutine it
+//!   just woke, run before anything else, as Go does), a FIFO
+//!   `crossbeam_deque::Worker` and publishes a `Stealer`. Spawns and wakes
+//!   from plain threads go to one global `Injector`.
+//! * Finding work: run-next, local queue, global queue (first every 61
+//!   ticks, for fairness), due timers, then stealing from the other workers
+//!   (half their queue at once), then parking on a futex. At most half the
+//!   busy workers "spin" looking for work; a parked worker is woken only
+//!   when work appears and nobody is spinning (`wakep`), and the last spinner
+//!   to find work wakes the next (so parallelism ramps up, as in Go).
+//! * A goroutine that blocks switches directly to the next runnable
+//!   goroutine of its worker when there is one (one switch, not two), else
+//!   to the worker's g0.
+//! * Whatever must happen *after* a goroutine is off its stack (queue it
+//!   again, publish "parked", free its stack) travels through the switch as
+//!   a transfer word and is done by the context that resumes
+//!   ([`after_switch`]). This closes the wake-before-switched-out race by
+//!   design: nobody can resume a goroutine before its own switch finished.
+//! * Thread-local worker state is reached only through the
+//!   `#[inline(never)]` accessor [`local`], called afresh after every switch:
+//!   a goroutine may resume on another thread, so no address of thread-local
+//!   data is kept across a switch.
+
+pub(crate) mod g;
+pub(crate) mod timer;
+
+use crate::arch::{self, goro_ctx_switch};
+use crate::config::{self, Config, GuardMode, MAX_PROCS};
+use crate::{diag, stack, sys};
+use core::ptr;
+use core::sync::atomic::{fence, AtomicI64, AtomicPtr, AtomicU32, AtomicUsize, Ordering::*};
+use crossbeam_deque::{Injector, Steal, Stealer, Worker as Deque};
+use g::{GPtr, Status, WaitReason, G, NOTIFIED, PARKED, PARKING, RUNNING};
+use std::cell::Cell;
+use std::sync::{Mutex, Once, OnceLock};
+use timer::Timers;
+
+/// Worker futex word values.
+const AWAKE_SPIN: u32 = 0; // woken by wakep: holds a spinning credit
+const SLEEPING: u32 = 1;
+const RETIRED: u32 = 2;
+const AWAKE_PLAIN: u32 = 3; // woken for another reason (timeout, GOMAXPROCS)
+
+/// Transfer actions (low bits of the transfer word; the high bits are a G).
+const T_NONE: usize = 0;
+const T_YIELD: usize = 1;
+const T_PARK: usize = 2;
+const T_SLEEP: usize = 3;
+const T_EXIT: usize = 4;
+const T_MASK: usize = 7;
+const _: () = assert!(core::mem::align_of::<G>() > T_MASK);
+
+/// The shared face of a worker, visible to the others.
+pub(crate) struct Worker {
+    pub index: usize,
+    runnext: AtomicPtr<G>,
+    stealer: Stealer<GPtr>,
+    word: AtomicU32,
+    /// The worker thread's kernel tid (tests check migrations against it).
+    pub tid: AtomicI64,
+}
+
+/// A worker's private state, on its own thread's stack.
+pub(crate) struct Local {
+    pub w: &'static Worker,
+    deque: Deque<GPtr>,
+    g0_sp: usize,
+    pub current: *mut G,
+    stacks: stack::Cache,
+    tick: u32,
+    rng: u32,
+    spinning: bool,
+}
+
+pub(crate) struct Runtime {
+    pub cfg: Config,
+    injector: Injector<GPtr>,
+    workers: Box<[AtomicPtr<Worker>]>,
+    nstarted: AtomicUsize,
+    target: AtomicUsize,
+    nidle: AtomicUsize,
+    nspinning: AtomicUsize,
+    idle: Mutex<Vec<usize>>,
+    pub timers: Timers,
+    timer_sleeper: AtomicUsize,
+    procs_lock: Mutex<()>,
+}
+
+/// Goroutines spawned and not yet returned (go_num_goroutine).
+pub(crate) static NUM_G: AtomicI64 = AtomicI64::new(0);
+
+static RT: OnceLock<Runtime> = OnceLock::new();
+static START: Once = Once::new();
+
+thread_local! {
+    static LOCAL: Cell<*mut Local> = const { Cell::new(ptr::null_mut()) };
+}
+
+/// The calling thread's worker state, or null on a plain thread.
+///
+/// Never inlined, and never cached by callers across a switch: a goroutine
+/// that parks may resume on another worker thread (trap 1 of the design).
+#[inline(never)]
+pub(crate) fn local() -> *mut Local {
+    LOCAL.with(|c| c.get())
+}
+
+/// The goroutine running on this thread, or null on a plain thread.
+#[inline]
+pub(crate) fn current_g() -> *mut G {
+    let l = local();
+    if l.is_null() {
+        return ptr::null_mut();
+    }
+    // SAFETY: a non-null LOCAL points at the worker's Local, alive for the
+    // thread's lifetime; `current` is only written by this thread.
+    unsafe { (*l).current }
+}
+
+/// The runtime, started on first use.
+#[inline]
+pub(crate) fn rt() -> &'static Runtime {
+    match RT.get() {
+        Some(r) => r,
+        None => init(),
+    }
+}
+
+/// The runtime if it has been started, without starting it.
+pub(crate) fn rt_if_started() -> Option<&'static Runtime> {
+    RT.get()
+}
+
+#[cold]
+fn init() -> &'static Runtime {
+    let r = RT.get_or_init(|| {
+        let cfg = Config::from_env();
+        stack::init(cfg.stack_size);
+        let procs = cfg.procs_env.unwrap_or_else(config::default_procs);
+        Runtime {
+            cfg,
+            injector: Injector::new(),
+            workers: (0..MAX_PROCS).map(|_| AtomicPtr::new(ptr::null_mut())).collect(),
+            nstarted: AtomicUsize::new(0),
+            target: AtomicUsize::new(procs),
+            nidle: AtomicUsize::new(0),
+            nspinning: AtomicUsize::new(0),
+            idle: Mutex::new(Vec::new()),
+            timers: Timers::new(),
+            timer_sleeper: AtomicUsize::new(0),
+            procs_lock: Mutex::new(()),
+        }
+    });
+    START.call_once(|| {
+        diag::install_signal_handlers();
+        let _l = r.procs_lock.lock().unwrap_or_else(|e| e.into_inner());
+        for i in 0..r.target.load(SeqCst) {
+            r.start_worker(i);
+        }
+    });
+    r
+}
+
+impl Runtime {
+    fn worker(&self, i: usize) -> &'static Worker {
+        // SAFETY: indices below nstarted were published (Release) after the
+        // leaked, never-freed Worker was written.
+        unsafe { &*self.workers[i].load(Acquire) }
+    }
+
+    fn started(&self) -> usize {
+        self.nstarted.load(Acquire)
+    }
+
+    /// Starts worker `i`. Called with procs_lock held, i == nstarted.
+    fn start_worker(&self, i: usize) {
+        debug_assert_eq!(i, self.nstarted.load(Relaxed));
+        let deque = Deque::new_fifo();
+        let w: &'static Worker = Box::leak(Box::new(Worker {
+            index: i,
+            runnext: AtomicPtr::new(ptr::null_mut()),
+            stealer: deque.stealer(),
+            word: AtomicU32::new(AWAKE_PLAIN),
+            tid: AtomicI64::new(0),
+        }));
+        self.workers[i].store(w as *const Worker as *mut Worker, Release);
+        self.nstarted.store(i + 1, Release);
+        let res = std::thread::Builder::new()
+            .name(format!("goro-worker-{i}"))
+            .stack_size(512 << 10)
+            .spawn(move || worker_main(w, deque));
+        if let Err(e) = res {
+            diag::fatal_nogo(format_args!("cannot start worker thread goro-worker-{i}: {e}"));
+        }
+    }
+
+    pub(crate) fn procs(&self) -> usize {
+        self.target.load(Relaxed)
+    }
+
+    /// runtime.GOMAXPROCS(n): changes the worker count, returns the old one.
+    pub(crate) fn set_procs(&self, n: usize) -> usize {
+        let n = n.clamp(1, MAX_PROCS);
+        let _l = self.procs_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let old = self.target.swap(n, SeqCst);
+        if n > old {
+            for i in old..n {
+                if i < self.started() {
+                    let w = self.worker(i);
+                    if w.word.compare_exchange(RETIRED, AWAKE_PLAIN, SeqCst, Relaxed).is_ok() {
+                        sys::futex_wake(&w.word, 1);
+                    }
+                } else {
+                    self.start_worker(i);
+                }
+            }
+        } else if n < old {
+            // Idle workers that must retire: take them out of the idle list
+            // and wake them so that they notice.
+            let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+            idle.retain(|&i| {
+                if i >= n {
+                    let w = self.worker(i);
+                    self.nidle.fetch_sub(1, SeqCst);
+                    w.word.store(AWAKE_PLAIN, SeqCst);
+                    sys::futex_wake(&w.word, 1);
+                    false
+                } else {
+                    true
+                }
+            });
+        }
+        old
+    }
+
+    fn idle_push(&self, i: usize) {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        idle.push(i);
+        self.nidle.fetch_add(1, SeqCst);
+    }
+
+    fn idle_pop(&self) -> Option<usize> {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        let i = idle.pop()?;
+        self.nidle.fetch_sub(1, SeqCst);
+        Some(i)
+    }
+
+    fn idle_remove(&self, i: usize) -> bool {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        match idle.iter().position(|&x| x == i) {
+            Some(p) => {
+                idle.swap_remove(p);
+                self.nidle.fetch_sub(1, SeqCst);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Whether any queue holds a goroutine or a timer is due.
+    fn work_available(&self) -> bool {
+        if !self.injector.is_empty() {
+            return true;
+        }
+        for i in 0..self.started() {
+            let w = self.worker(i);
+            if !w.stealer.is_empty() || !w.runnext.load(SeqCst).is_null() {
+                return true;
+            }
+        }
+        self.timers.pending() && self.timers.due(sys::now_ns())
+    }
+
+    /// Number of worker threads started so far.
+    pub(crate) fn workers_started(&self) -> usize {
+        self.started()
+    }
+
+    /// Worker `i`'s shared state (tests and diagnostics).
+    pub(crate) fn worker_at(&self, i: usize) -> Option<&'static Worker> {
+        (i < self.started()).then(|| self.worker(i))
+    }
+
+    /// Number of workers currently parked idle.
+    pub(crate) fn idle_workers(&self) -> usize {
+        self.nidle.load(SeqCst)
+    }
+}
+
+/// Wakes an idle worker if there is work and nobody is already looking for
+/// it. Callers publish their work first and issue a SeqCst fence.
+pub(crate) fn wakep() {
+    let r = rt();
+    if r.nidle.load(SeqCst) == 0 || r.nspinning.load(SeqCst) != 0 {
+        return;
+    }
+    if r.nspinning.compare_exchange(0, 1, SeqCst, Relaxed).is_err() {
+        return;
+    }
+    match r.idle_pop() {
+        Some(i) => {
+            let w = r.worker(i);
+            w.word.store(AWAKE_SPIN, SeqCst);
+            sys::futex_wake(&w.word, 1);
+        }
+        None => {
+            r.nspinning.fetch_sub(1, SeqCst);
+        }
+    }
+}
+
+/// A new earliest timer: make sure some idle worker sleeps until it.
+fn timer_changed() {
+    let r = rt();
+    let s = r.timer_sleeper.load(SeqCst);
+    if s != 0 {
+        // Kick it: it recomputes its timeout.
+        sys::futex_wake(&r.worker(s - 1).word, 1);
+    } else {
+        wakep();
+    }
+}
+
+fn worker_main(w: &'static Worker, deque: Deque<GPtr>) {
+    let _guard = diag::AbortOnPanic("worker loop");
+    w.tid.store(sys::gettid(), Relaxed);
+    diag::setup_worker_altstack();
+    let mut local = Local {
+        w,
+        deque,
+        g0_sp: 0,
+        current: ptr::null_mut(),
+        stacks: stack::Cache::new(),
+        tick: 0,
+        rng: (w.index as u32).wrapping_mul(0x9E37_79B9) | 1,
+        spinning: false,
+    };
+    let l: *mut Local = &mut local;
+    LOCAL.with(|c| c.set(l));
+    // SAFETY: l points at `local`, which lives until this thread ends (never:
+    // the loop does not return). From here on `local` is only accessed
+    // through l, by this thread (g0 and the goroutines it runs).
+    unsafe { schedule_loop(l) }
+}
+
+unsafe fn schedule_loop(l: *mut Local) -> ! {
+    loop {
+        // SAFETY: l is this thread's Local (see worker_main).
+        unsafe {
+            let g = find_runnable(l);
+            prepare(l, g);
+            (*l).current = g;
+            let t = goro_ctx_switch(&mut (*l).g0_sp, (*g).sp.get(), T_NONE);
+            after_switch(t);
+        }
+    }
+}
+
+/// Gives a goroutine that is about to run for the first time its stack
+/// and entry frame.
+unsafe fn prepare(l: *mut Local, g: *mut G) {
+    // SAFETY: g was just taken from a run queue by this thread, so this
+    // thread owns it; l is this thread's Local.
+    unsafe {
+        if (*g).stack.get().is_empty() {
+            let mode = rt().cfg.guard;
+            let s = (*l).stacks.alloc((*g).class.get(), mode);
+            (*g).stack.set(s);
+            // SAFETY (entry): `entry` was stored from a non-null go_fn.
+            let func: arch::EntryFn = core::mem::transmute::<usize, arch::EntryFn>((*g).entry.load(Relaxed));
+            let sp = arch::prepare_stack(
+                s.hi,
+                &arch::Entry { func, arg: (*g).arg.get(), g: g.cast(), start: g_start, exit: g_exit },
+            );
+            (*g).sp.set(sp);
+        }
+        (*g).set_status(Status::Running);
+    }
+}
+
+fn must_retire(l: *mut Local) -> bool {
+    // SAFETY: l is the calling thread's Local.
+    unsafe { (*l).w.index >= rt().target.load(Relaxed) }
+}
+
+/// Next goroutine from this worker's own sources, without blocking:
+/// run-next, local queue, due timers, global queue.
+unsafe fn pick_next(l: *mut Local) -> *mut G {
+    let r = rt();
+    // SAFETY: l is the calling thread's Local; queues hand over ownership.
+    unsafe {
+        if must_retire(l) {
+            return ptr::null_mut();
+        }
+        (*l).tick = (*l).tick.wrapping_add(1);
+        if (*l).tick % 61 == 0 {
+            if let Some(g) = steal_injector(l) {
+                return g;
+            }
+        }
+        if r.timers.pending() {
+            let now = sys::now_ns();
+            if r.timers.due(now) {
+                fire_timers(now);
+            }
+        }
+        let w = (*l).w;
+        if !w.runnext.load(Relaxed).is_null() {
+            let g = w.runnext.swap(ptr::null_mut(), Acquire);
+            if !g.is_null() {
+                return g;
+            }
+        }
+        if let Some(g) = (*l).deque.pop() {
+            return g.0;
+        }
+        steal_injector(l).unwrap_or(ptr::null_mut())
+    }
+}
+
+unsafe fn steal_injector(l: *mut Local) -> Option<*mut G> {
+    let r = rt();
+    if r.injector.is_empty() {
+        return None;
+    }
+    loop {
+        // SAFETY: l is the calling thread's Local.
+        match r.injector.steal_batch_and_pop(unsafe { &(*l).deque }) {
+            Steal::Success(g) => return Some(g.0),
+            Steal::Empty => return None,
+            Steal::Retry => continue,
+        }
+    }
+}
+
+fn fire_timers(now: u64) {
+    rt().timers.fire(now, |g| ready_as(g.0, false));
+}
+
+/// Steals from other workers: rounds over all of them from a random start;
+/// run-next slots only when seen occupied on two rounds in a row (the owner
+/// is about to run it, most likely).
+unsafe fn steal_work(l: *mut Local) -> *mut G {
+    let r = rt();
+    let n = r.started();
+    // SAFETY: l is the calling thread's Local.
+    unsafe {
+        let me = (*l).w.index;
+        let mut seen: u64 = 0;
+        for round in 0..4 {
+            (*l).rng ^= (*l).rng << 13;
+            (*l).rng ^= (*l).rng >> 17;
+            (*l).rng ^= (*l).rng << 5;
+            let start = (*l).rng as usize % n.max(1);
+            for k in 0..n {
+                let i = (start + k) % n;
+                if i == me {
+                    continue;
+                }
+                let v = r.worker(i);
+                loop {
+                    match v.stealer.steal_batch_and_pop(&(*l).deque) {
+                        Steal::Success(g) => return g.0,
+                        Steal::Retry => continue,
+                        Steal::Empty => break,
+                    }
+                }
+                let rn = v.runnext.load(Relaxed);
+                if !rn.is_null() {
+                    let bit = 1u64 << (i % 64);
+                    if seen & bit != 0 {
+                        let g = v.runnext.swap(ptr::null_mut(), Acquire);
+                        if !g.is_null() {
+                            return g;
+                        }
+                    }
+                    seen |= bit;
+                }
+            }
+            if let Some(g) = steal_injector(l) {
+                return g;
+            }
+            if round > 0 {
+                for _ in 0..50 {
+                    arch::cpu_relax();
+                }
+            }
+        }
+        ptr::null_mut()
+    }
+}
+
+/// A spinning worker that found work stops spinning; the last spinner to do
+/// so wakes another worker, which may find more.
+unsafe fn found_work(l: *mut Local) {
+    // SAFETY: l is the calling thread's Local.
+    unsafe {
+        if (*l).spinning {
+            (*l).spinning = false;
+            if rt().nspinning.fetch_sub(1, SeqCst) == 1 {
+                wakep();
+            }
+        }
+    }
+}
+
+/// The g0 loop's search: returns a runnable goroutine, parking the worker
+/// while there is none.
+unsafe fn find_runnable(l: *mut Local) -> *mut G {
+    let r = rt();
+    // SAFETY: l is the calling thread's Local, and we are on g0.
+    unsafe {
+        loop {
+            if must_retire(l) {
+                retire(l);
+                continue;
+            }
+            let g = pick_next(l);
+            if !g.is_null() {
+                found_work(l);
+                return g;
+            }
+            let busy = r.target.load(Relaxed).saturating_sub(r.nidle.load(Relaxed));
+            if (*l).spinning || 2 * r.nspinning.load(Relaxed) < busy {
+                if !(*l).spinning {
+                    (*l).spinning = true;
+                    r.nspinning.fetch_add(1, SeqCst);
+                }
+                let g = steal_work(l);
+                if !g.is_null() {
+                    found_work(l);
+                    return g;
+                }
+            }
+            if stack::trim_wanted(1) {
+                stack::trim();
+                continue;
+            }
+            idle_park(l);
+        }
+    }
+}
+
+/// Parks an idle worker until wakep, the next timer, or a GOMAXPROCS change.
+unsafe fn idle_park(l: *mut Local) {
+    let r = rt();
+    // SAFETY: l is the calling thread's Local.
+    unsafe {
+        let w = (*l).w;
+        w.word.store(SLEEPING, SeqCst);
+        r.idle_push(w.index);
+        if (*l).spinning {
+            (*l).spinning = false;
+            r.nspinning.fetch_sub(1, SeqCst);
+        }
+        fence(SeqCst);
+        if r.work_available() {
+            leave_idle(l);
+            return;
+        }
+        let owner = r.timer_sleeper.compare_exchange(0, w.index + 1, SeqCst, Relaxed).is_ok();
+        loop {
+            if w.word.load(SeqCst) != SLEEPING {
+                break;
+            }
+            let deadline = if owner {
+                match r.timers.next.load(SeqCst) {
+                    timer::NONE => None,
+                    d => Some(d),
+                }
+            } else {
+                None
+            };
+            if let Some(d) = deadline {
+                if sys::now_ns() >= d {
+                    break;
+                }
+            }
+            sys::futex_wait(&w.word, SLEEPING, deadline);
+        }
+        if owner {
+            r.timer_sleeper.store(0, SeqCst);
+        }
+        if w.word.load(SeqCst) == SLEEPING {
+            leave_idle(l);
+        } else {
+            (*l).spinning = w.word.load(SeqCst) == AWAKE_SPIN;
+        }
+    }
+}
+
+/// Leaves the idle list on our own initiative; if a waker already took us
+/// out, wait for its word and take the spinning credit it gave us.
+unsafe fn leave_idle(l: *mut Local) {
+    let r = rt();
+    // SAFETY: l is the calling thread's Local.
+    unsafe {
+        let w = (*l).w;
+        if r.idle_remove(w.index) {
+            w.word.store(AWAKE_PLAIN, SeqCst);
+            (*l).spinning = false;
+            return;
+        }
+        while w.word.load(SeqCst) == SLEEPING {
+            arch::cpu_relax();
+        }
+        (*l).spinning = w.word.load(SeqCst) == AWAKE_SPIN;
+    }
+}
+
+/// A worker above GOMAXPROCS hands its queues to the others and sleeps
+/// until GOMAXPROCS grows again.
+unsafe fn retire(l: *mut Local) {
+    let r = rt();
+    // SAFETY: l is the calling thread's Local, on g0.
+    unsafe {
+        if (*l).spinning {
+            (*l).spinning = false;
+            r.nspinning.fetch_sub(1, SeqCst);
+        }
+        let w = (*l).w;
+        let rn = w.runnext.swap(ptr::null_mut(), Acquire);
+        if !rn.is_null() {
+            r.injector.push(GPtr(rn));
+        }
+        while let Some(g) = (*l).deque.pop() {
+            r.injector.push(g);
+        }
+        fence(SeqCst);
+        wakep();
+        w.word.store(RETIRED, SeqCst);
+        while w.index >= r.target.load(SeqCst) {
+            sys::futex_wait(&w.word, RETIRED, None);
+            if w.word.load(SeqCst) != RETIRED && w.index >= r.target.load(SeqCst) {
+                w.word.store(RETIRED, SeqCst);
+            }
+        }
+        w.word.store(AWAKE_PLAIN, SeqCst);
+    }
+}
+
+/// Makes a goroutine runnable: into this worker's run-next slot (`next`) or
+/// local queue, or the global queue from a plain thread; then wakes an idle
+/// worker if useful.
+fn ready_as(g: *mut G, next: bool) {
+    let l = local();
+    // SAFETY: the caller owns g (it is in no queue); l, if non-null, is this
+    // thread's Local.
+    unsafe {
+        (*g).set_status(Status::Runnable);
+        if !l.is_null() && !must_retire(l) {
+            if next {
+                let old = (*l).w.runnext.swap(g, AcqRel);
+                if !old.is_null() {
+                    (*l).deque.push(GPtr(old));
+                }
+            } else {
+                (*l).deque.push(GPtr(g));
+            }
+        } else {
+            rt().injector.push(GPtr(g));
+        }
+    }
+    fence(SeqCst);
+    wakep();
+}
+
+/// Wakes a goroutine parked by [`park_current`] or `go_sleep`. Exactly one
+/// wake per park. If the goroutine is still switching out, its own worker
+/// queues it once the switch is done.
+pub(crate) fn ready(g: *mut G) {
+    // SAFETY: G control blocks are never freed; g is parked (or parking)
+    // and the caller is its one waker.
+    let old = unsafe { (*g).state.swap(NOTIFIED, AcqRel) };
+    match old {
+        PARKED => {
+            // SAFETY: as above; we now own g.
+            unsafe { (*g).state.store(RUNNING, Relaxed) };
+            ready_as(g, true);
+        }
+        PARKING => {}
+        _ => diag::fatal_nogo(format_args!("internal error: goroutine woken twice (state {old})")),
+    }
+}
+
+/// Runs on the context we just switched to: finishes what the goroutine we
+/// left asked for, now that it is off its stack.
+pub(crate) unsafe fn after_switch(t: usize) {
+    let g = (t & !T_MASK) as *mut G;
+    // SAFETY: the goroutine we switched away from is owned by this thread
+    // until the action below publishes it.
+    unsafe {
+        match t & T_MASK {
+            T_NONE => {}
+            T_YIELD => {
+                (*g).set_status(Status::Runnable);
+                let l = local();
+                (*l).deque.push(GPtr(g));
+            }
+            T_PARK => park_commit(g),
+            T_SLEEP => {
+                if rt().timers.add(GPtr(g), (*g).deadline.get()) {
+                    timer_changed();
+                }
+                park_commit(g);
+            }
+            T_EXIT => reclaim(g),
+            _ => diag::fatal_nogo(format_args!("internal error: bad transfer word {t:#x}")),
+        }
+    }
+}
+
+/// Publishes "parked"; if the wake already came, queue the goroutine now.
+unsafe fn park_commit(g: *mut G) {
+    // SAFETY: g is off its stack; see ready().
+    unsafe {
+        if (*g).state.compare_exchange(PARKING, PARKED, AcqRel, Acquire).is_err() {
+            (*g).state.store(RUNNING, Relaxed);
+            ready_as(g, false);
+        }
+    }
+}
+
+/// Frees an exited goroutine's stack, name and control block.
+unsafe fn reclaim(g: *mut G) {
+    // SAFETY: g has exited and is off its stack; nothing refers to it.
+    unsafe {
+        let l = local();
+        (*l).stacks.free((*g).class.get(), (*g).stack.get());
+        (*g).stack.set(stack::Stack::EMPTY);
+        let name = (*g).name.swap(0, Relaxed);
+        if name != 0 {
+            libc::free(name as *mut libc::c_void);
+        }
+        g::free(g);
+    }
+}
+
+/// Stack-overflow check at every switch: the stack pointer is inside the
+/// stack and, for unguarded stacks, the canary is intact.
+#[inline]
+unsafe fn check_stack(g: *mut G) {
+    // SAFETY: g is the running goroutine, owned by this thread.
+    let s = unsafe { (*g).stack.get() };
+    if arch::current_sp() < s.lo() || !s.canary_ok() {
+        diag::stack_overflow(g, None);
+    }
+}
+
+/// Switches from the running goroutine `cur` to the next runnable one (or
+/// to g0), handing `action` to whoever resumes. Returns when `cur` runs
+/// again, possibly on another thread. Preserves the goroutine's errno.
+#[inline(never)]
+unsafe fn switch_out(cur: *mut G, action: usize) {
+    let errno = sys::errno();
+    // SAFETY: cur is the goroutine running on this thread; l is fetched
+    // afresh (we may have migrated since the last switch).
+    unsafe {
+        check_stack(cur);
+        let l = local();
+        let next = pick_next(l);
+        let to = if next.is_null() {
+            (*l).current = ptr::null_mut();
+            (*l).g0_sp
+        } else {
+            prepare(l, next);
+            (*l).current = next;
+            (*next).sp.get()
+        };
+        let t = goro_ctx_switch((*cur).sp.as_ptr(), to, action);
+        // Possibly another thread now: after_switch fetches local() itself.
+        after_switch(t);
+        (*cur).set_status(Status::Running);
+    }
+    sys::set_errno(errno);
+}
+
+/// First thing a fresh goroutine runs (from the trampoline).
+unsafe extern "C" fn g_start(transfer: usize, _g: *mut u8) {
+    let guard = diag::AbortOnPanic("goroutine start");
+    // SAFETY: called once by the trampoline right after the switch.
+    unsafe { after_switch(transfer) };
+    sys::set_errno(0);
+    core::mem::forget(guard);
+}
+
+/// Runs when a goroutine's function returns (from the trampoline).
+unsafe extern "C" fn g_exit(g: *mut u8) -> ! {
+    let _guard = diag::AbortOnPanic("goroutine exit");
+    let g = g as *mut G;
+    NUM_G.fetch_sub(1, SeqCst);
+    // SAFETY: g is the goroutine running on this thread.
+    unsafe {
+        if let Some(f) = (*g).on_exit.get() {
+            (*g).on_exit.set(None);
+            f((*g).on_exit_arg.get());
+        }
+        switch_out(g, g as usize | T_EXIT);
+    }
+    diag::fatal_nogo(format_args!("internal error: an exited goroutine was resumed"))
+}
+
+/// How a goroutine is created: everything but the function is optional.
+pub(crate) struct SpawnArgs {
+    pub func: arch::EntryFn,
+    pub arg: *mut libc::c_void,
+    /// Stack size requested (0 = default), not yet validated.
+    pub stack_size: usize,
+    /// malloc'd name, owned by the goroutine once spawned.
+    pub name: *mut libc::c_char,
+    pub on_exit: Option<(g::ExitFn, usize)>,
+}
+
+/// Starts a goroutine. Errors: EINVAL (stack size), ENOMEM (control block),
+/// EAGAIN (no address space for a stack).
+pub(crate) fn spawn(a: SpawnArgs) -> Result<(), i32> {
+    let r = rt();
+    let class = if a.stack_size == 0 {
+        0
+    } else {
+        if !(config::MIN_STACK..=config::MAX_STACK).contains(&a.stack_size) {
+            return Err(libc::EINVAL);
+        }
+        let s = config::round_stack(a.stack_size);
+        if s == r.cfg.stack_size {
+            0
+        } else {
+            stack::class_of(s)
+        }
+    };
+    let g = g::alloc().ok_or(libc::ENOMEM)?;
+    let live = NUM_G.fetch_add(1, SeqCst) + 1;
+    let reserved = if class == 0 {
+        let slack = r.started().max(r.procs()) * (stack::CACHE_MAX + 2);
+        stack::reserve_default(live.max(0) as usize, slack)
+    } else {
+        stack::reserve_class(class)
+    };
+    if !reserved {
+        NUM_G.fetch_sub(1, SeqCst);
+        // SAFETY: g was never published.
+        unsafe { g::free(g) };
+        return Err(libc::EAGAIN);
+    }
+    // SAFETY: g is fresh from the allocator; we own it until it is queued.
+    unsafe {
+        (*g).id.store(g::new_id(), Relaxed);
+        (*g).entry.store(a.func as usize, Relaxed);
+        (*g).arg.set(a.arg);
+        (*g).class.set(class);
+        (*g).stack.set(stack::Stack::EMPTY);
+        (*g).sp.set(0);
+        (*g).state.store(RUNNING, Relaxed);
+        (*g).reason.store(WaitReason::None as u8, Relaxed);
+        (*g).name.store(a.name as usize, Relaxed);
+        match a.on_exit {
+            Some((f, x)) => {
+                (*g).on_exit.set(Some(f));
+                (*g).on_exit_arg.set(x);
+            }
+            None => (*g).on_exit.set(None),
+        }
+    }
+    ready_as(g, true);
+    Ok(())
+}
+
+/// go_yield: lets the other runnable goroutines of this worker run first.
+pub(crate) fn yield_now() {
+    let l = local();
+    if l.is_null() {
+        // SAFETY: sched_yield has no preconditions.
+        unsafe { libc::sched_yield() };
+        return;
+    }
+    let r = rt();
+    // SAFETY: l is this worker's Local; current is the running goroutine.
+    unsafe {
+        let cur = (*l).current;
+        let other = !(*l).w.runnext.load(Relaxed).is_null()
+            || !(*l).deque.is_empty()
+            || !r.injector.is_empty()
+            || (r.timers.pending() && r.timers.due(sys::now_ns()))
+            || must_retire(l);
+        if other {
+            switch_out(cur, cur as usize | T_YIELD);
+        }
+    }
+}
+
+/// go_sleep: parks the goroutine (never its worker) for `ns` nanoseconds;
+/// on a plain thread, sleeps the thread.
+pub(crate) fn sleep(ns: i64) {
+    if ns <= 0 {
+        return;
+    }
+    let deadline = sys::now_ns().saturating_add(ns as u64);
+    let g = current_g();
+    if g.is_null() {
+        let ts = libc::timespec {
+            tv_sec: (deadline / 1_000_000_000) as libc::time_t,
+            tv_nsec: (deadline % 1_000_000_000) as libc::c_long,
+        };
+        // SAFETY: ts is a valid absolute time; we retry on EINTR.
+        while unsafe { libc::clock_nanosleep(libc::CLOCK_MONOTONIC, libc::TIMER_ABSTIME, &ts, ptr::null_mut()) }
+            == libc::EINTR
+        {}
+        return;
+    }
+    // SAFETY: g is the goroutine running on this thread.
+    unsafe {
+        (*g).deadline.set(deadline);
+        begin_wait(g, WaitReason::Sleep, 0);
+        (*g).state.store(PARKING, Relaxed);
+        switch_out(g, g as usize | T_SLEEP);
+        end_wait(g);
+    }
+}
+
+/// Records what a goroutine is about to wait for (for dumps).
+pub(crate) unsafe fn begin_wait(g: *mut G, reason: WaitReason, obj: usize) {
+    // SAFETY: g is the running goroutine.
+    unsafe {
+        (*g).reason.store(reason as u8, Relaxed);
+        (*g).wait_obj.store(obj, Relaxed);
+        (*g).wait_since.store(coarse_now(), Relaxed);
+        (*g).set_status(Status::Waiting);
+    }
+}
+
+unsafe fn end_wait(g: *mut G) {
+    // SAFETY: g is the running goroutine.
+    unsafe {
+        (*g).reason.store(WaitReason::None as u8, Relaxed);
+        (*g).wait_obj.store(0, Relaxed);
+    }
+}
+
+/// A cheap clock for "waiting since" (CLOCK_MONOTONIC_COARSE).
+pub(crate) fn coarse_now() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: writes our timespec.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// Parks the running goroutine `g`, whose state the caller set to PARKING
+/// and published (e.g. by queueing a waiter and releasing a lock). Returns
+/// once [`ready`] was called for it. If the wake already happened, returns
+/// without switching.
+pub(crate) unsafe fn park_current(g: *mut G) {
+    // SAFETY: g is the running goroutine.
+    unsafe {
+        if (*g).state.load(Acquire) == NOTIFIED {
+            (*g).state.store(RUNNING, Relaxed);
+        } else {
+            switch_out(g, g as usize | T_PARK);
+        }
+        end_wait(g);
+        (*g).set_status(Status::Running);
+    }
+}
+
+/// Stack guard mode in effect (tests).
+pub(crate) fn guard_mode() -> GuardMode {
+    rt().cfg.guard
+}

@@ -1,0 +1,387 @@
+//! Goroutine stacks: reserved in large slabs with `mmap(MAP_NORESERVE)`,
+//! committed page by page as they are touched, guarded, pooled and trimmed.
+//!
+//! Layout of a slab (addresses grow to the right; a stack grows leftwards
+//! from its `hi`):
+//!
+//! ```text
+//! | guard | stack 0 | guard | stack 1 | ... | guard | stack N-1 |
+//!         lo0     hi0       lo1     hi1
+//! ```
+//!
+//! * **Guards.** [`GUARD_BYTES`](crate::config::GUARD_BYTES) below every
+//!   stack. Preferred: `madvise(MADV_GUARD_INSTALL)` (Linux >= 6.13), which
+//!   costs neither memory nor a kernel mapping (VMA), so a million guarded
+//!   stacks fit in one slab mapping each. Fallback on older kernels:
+//!   `mprotect(PROT_NONE)`, which splits the mapping (two VMAs per stack),
+//!   so it is used only while a budget derived from `vm.max_map_count`
+//!   lasts; stacks beyond it get no guard page but a canary word at their
+//!   lowest address, checked at every switch (overflow is then caught after
+//!   the fact, and such a stack costs one more resident page).
+//! * **Reservation.** `go_spawn` never touches a stack: it only makes sure
+//!   enough slots exist (mapping a new slab if not), so a spawn can fail
+//!   with `EAGAIN` but a started goroutine always finds a stack. The slot is
+//!   taken, and its guard installed, when the goroutine first runs; a
+//!   queued goroutine holds no stack memory at all.
+//! * **Pools.** Default-size stacks go to a per-worker cache first, then a
+//!   global pool of "dirty" stacks (pages still committed, fast to reuse).
+//!   Above a bound, dirty stacks are given back with `MADV_DONTNEED` (the
+//!   guards survive it) by idle workers, coalescing neighbours into single
+//!   calls, and kept as "clean" address space.
+//! * Transparent huge pages are disabled on slabs: a 2 MiB page would turn
+//!   a goroutine's first touched page into 2 MiB of memory.
+
+use crate::config::{GuardMode, GUARD_BYTES};
+use crate::sys;
+use core::sync::atomic::{AtomicU8, AtomicUsize, Ordering::*};
+use std::sync::Mutex;
+
+/// Target size of one slab mapping.
+const SLAB_BYTES: usize = 32 << 20;
+/// Stacks a worker keeps for itself before handing half to the global pool.
+pub(crate) const CACHE_MAX: usize = 64;
+/// Stacks moved between a worker cache and the global pool at once.
+const BATCH: usize = 32;
+/// Dirty stacks the global pool keeps committed before trimming.
+const DIRTY_KEEP: usize = 256;
+/// The word written at the lowest address of unguarded stacks.
+pub(crate) const CANARY: usize = 0x676f_726f_5f73_746b; // "goro_stk"
+/// Flag in a stack's `lo` (always page aligned): no guard page, canary.
+const FLAG_CANARY: usize = 1;
+
+#[cfg(not(target_os = "linux"))]
+compile_error!("goro supports Linux only");
+
+const MADV_GUARD_INSTALL: i32 = 102;
+
+/// A goroutine stack: usable bytes `[lo, hi)`, guard below `lo`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Stack {
+    word: usize, // lo | flags
+    pub hi: usize,
+}
+
+impl Stack {
+    pub(crate) const EMPTY: Stack = Stack { word: 0, hi: 0 };
+    pub(crate) fn lo(&self) -> usize {
+        self.word & !(FLAG_CANARY)
+    }
+    pub(crate) fn is_empty(&self) -> bool {
+        self.hi == 0
+    }
+    pub(crate) fn has_canary(&self) -> bool {
+        self.word & FLAG_CANARY != 0
+    }
+    pub(crate) fn size(&self) -> usize {
+        self.hi - self.lo()
+    }
+    /// Whether the canary (if any) is intact.
+    #[inline]
+    pub(crate) fn canary_ok(&self) -> bool {
+        // SAFETY: a canary stack's lowest word belongs to the stack mapping,
+        // which is never unmapped.
+        !self.has_canary() || unsafe { *(self.lo() as *const usize) } == CANARY
+    }
+}
+
+struct Class {
+    size: usize,
+    slot: usize,
+    /// Goroutines of this class alive (custom classes; the default class
+    /// uses the global goroutine count).
+    live: usize,
+    /// Slots ever mapped.
+    capacity: usize,
+    /// Mapped slot ranges never handed out: (next lo, end).
+    fresh: Vec<(usize, usize)>,
+    dirty: Vec<Stack>,
+    clean: Vec<Stack>,
+}
+
+impl Class {
+    const fn new(size: usize) -> Class {
+        Class { size, slot: 0, live: 0, capacity: 0, fresh: Vec::new(), dirty: Vec::new(), clean: Vec::new() }
+    }
+}
+
+struct Pools {
+    classes: Vec<Class>,
+}
+
+static POOLS: Mutex<Pools> = Mutex::new(Pools { classes: Vec::new() });
+/// Total dirty stacks in the global pools (a hint for trimming).
+static DIRTY: AtomicUsize = AtomicUsize::new(0);
+/// Slots of the default class mapped so far (read without the lock).
+static DEFAULT_CAPACITY: AtomicUsize = AtomicUsize::new(0);
+/// 0 = unknown, 1 = MADV_GUARD_INSTALL works, 2 = it does not.
+static MADV_GUARD: AtomicU8 = AtomicU8::new(0);
+/// mprotect guards installed (each costs ~2 kernel mappings).
+static MPROTECT_GUARDS: AtomicUsize = AtomicUsize::new(0);
+static MPROTECT_BUDGET: AtomicUsize = AtomicUsize::new(usize::MAX);
+
+fn pools() -> std::sync::MutexGuard<'static, Pools> {
+    POOLS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Sets up the default class; called once at runtime start.
+pub(crate) fn init(default_size: usize) {
+    let mut p = pools();
+    if p.classes.is_empty() {
+        p.classes.push(Class::new(default_size));
+        p.classes[0].slot = default_size + GUARD_BYTES;
+    }
+    let max_maps = sys::read_small_file("/proc/sys/vm/max_map_count")
+        .and_then(|s| s.trim().parse::<usize>().ok())
+        .unwrap_or(65530);
+    // Leave 16384 mappings for the program itself; each guard costs two.
+    MPROTECT_BUDGET.store(max_maps.saturating_sub(16384) / 2, Relaxed);
+}
+
+/// Index of the class for `size` (already page-rounded), creating it.
+pub(crate) fn class_of(size: usize) -> u16 {
+    let mut p = pools();
+    if let Some(i) = p.classes.iter().position(|c| c.size == size) {
+        return i as u16;
+    }
+    let mut c = Class::new(size);
+    c.slot = size + GUARD_BYTES;
+    p.classes.push(c);
+    (p.classes.len() - 1) as u16
+}
+
+/// Maps one more slab for `c`. Returns false when the kernel says no.
+fn grow(c: &mut Class) -> bool {
+    let per = (SLAB_BYTES / c.slot).max(1);
+    let bytes = per * c.slot;
+    // SAFETY: a fresh anonymous private mapping; no existing memory is
+    // affected. MAP_NORESERVE: pages are committed only when touched.
+    let base = unsafe {
+        libc::mmap(
+            core::ptr::null_mut(),
+            bytes,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+            -1,
+            0,
+        )
+    };
+    if base == libc::MAP_FAILED {
+        return false;
+    }
+    // SAFETY: advice on the mapping we just created.
+    unsafe { libc::madvise(base, bytes, libc::MADV_NOHUGEPAGE) };
+    c.fresh.push((base as usize, base as usize + bytes));
+    c.capacity += per;
+    true
+}
+
+/// Makes sure `live` goroutines of the default class, plus `slack` stacks
+/// parked in worker caches, all have a slot. Called by spawn with the new
+/// goroutine count. Returns false if memory could not be reserved.
+pub(crate) fn reserve_default(live: usize, slack: usize) -> bool {
+    let want = live + slack;
+    if want <= DEFAULT_CAPACITY.load(Relaxed) {
+        return true;
+    }
+    let mut p = pools();
+    let c = &mut p.classes[0];
+    while c.capacity < want {
+        if !grow(c) {
+            return false;
+        }
+    }
+    DEFAULT_CAPACITY.store(c.capacity, Relaxed);
+    true
+}
+
+/// Reserves a slot of a custom class for a new goroutine.
+pub(crate) fn reserve_class(class: u16) -> bool {
+    let mut p = pools();
+    let c = &mut p.classes[class as usize];
+    if c.live + 1 > c.capacity && !grow(c) {
+        return false;
+    }
+    c.live += 1;
+    true
+}
+
+/// Gives back a custom-class reservation (goroutine exited, or spawn failed).
+pub(crate) fn unreserve_class(class: u16) {
+    let mut p = pools();
+    p.classes[class as usize].live -= 1;
+}
+
+/// Installs the guard below a never-used slot and returns it as a Stack.
+fn arm_fresh(lo: usize, size: usize, mode: GuardMode) -> Stack {
+    let guard = lo - GUARD_BYTES;
+    if mode == GuardMode::Auto && MADV_GUARD.load(Relaxed) != 2 {
+        // SAFETY: the guard range lies inside our slab mapping and belongs
+        // to this slot only.
+        let r = unsafe { libc::madvise(guard as *mut libc::c_void, GUARD_BYTES, MADV_GUARD_INSTALL) };
+        if r == 0 {
+            MADV_GUARD.store(1, Relaxed);
+            return Stack { word: lo, hi: lo + size };
+        }
+        if sys::errno() == libc::EINVAL {
+            MADV_GUARD.store(2, Relaxed);
+        }
+    }
+    if mode != GuardMode::None && MPROTECT_GUARDS.fetch_add(1, Relaxed) < MPROTECT_BUDGET.load(Relaxed) {
+        // SAFETY: as above; PROT_NONE on our own guard range.
+        if unsafe { libc::mprotect(guard as *mut libc::c_void, GUARD_BYTES, libc::PROT_NONE) } == 0 {
+            return Stack { word: lo, hi: lo + size };
+        }
+    }
+    // No guard: canary at the bottom.
+    // SAFETY: lo is the first usable word of the slot, writable.
+    unsafe { (lo as *mut usize).write(CANARY) };
+    Stack { word: lo | FLAG_CANARY, hi: lo + size }
+}
+
+/// Takes up to `n` stacks of `class` from the global pool into `out`.
+/// Never fails for a reserved goroutine: slots were mapped at spawn.
+fn take(class: u16, n: usize, out: &mut Vec<Stack>, mode: GuardMode) {
+    let mut fresh: Vec<usize> = Vec::new();
+    let size;
+    {
+        let mut p = pools();
+        let c = &mut p.classes[class as usize];
+        size = c.size;
+        while out.len() + fresh.len() < n {
+            if let Some(s) = c.dirty.pop() {
+                DIRTY.fetch_sub(1, Relaxed);
+                out.push(s);
+            } else if let Some(s) = c.clean.pop() {
+                out.push(s);
+            } else if let Some((next, end)) = c.fresh.last_mut() {
+                let lo = *next + GUARD_BYTES;
+                *next += c.slot;
+                if *next >= *end {
+                    c.fresh.pop();
+                }
+                fresh.push(lo);
+            } else if !grow(c) {
+                break;
+            }
+        }
+    }
+    // Guards are installed outside the lock: each is a system call.
+    for lo in fresh {
+        out.push(arm_fresh(lo, size, mode));
+    }
+}
+
+/// Returns stacks to the global pool of their class.
+fn give(class: u16, stacks: impl Iterator<Item = Stack>) {
+    let mut p = pools();
+    let c = &mut p.classes[class as usize];
+    let before = c.dirty.len();
+    c.dirty.extend(stacks);
+    DIRTY.fetch_add(c.dirty.len() - before, Relaxed);
+}
+
+/// A worker's private stack cache (default class only).
+pub(crate) struct Cache {
+    stacks: Vec<Stack>,
+}
+
+impl Cache {
+    pub(crate) fn new() -> Cache {
+        Cache { stacks: Vec::with_capacity(CACHE_MAX + 1) }
+    }
+
+    /// A stack of `class` for a goroutine that is about to run.
+    pub(crate) fn alloc(&mut self, class: u16, mode: GuardMode) -> Stack {
+        if class == 0 {
+            if let Some(s) = self.stacks.pop() {
+                return s;
+            }
+            take(0, BATCH, &mut self.stacks, mode);
+            if let Some(s) = self.stacks.pop() {
+                return s;
+            }
+        } else {
+            let mut v = Vec::with_capacity(1);
+            take(class, 1, &mut v, mode);
+            if let Some(s) = v.pop() {
+                return s;
+            }
+        }
+        crate::diag::fatal_nogo(format_args!("out of memory: cannot map a goroutine stack"));
+    }
+
+    /// Takes back the stack of an exited goroutine.
+    pub(crate) fn free(&mut self, class: u16, s: Stack) {
+        if class != 0 {
+            give(class, core::iter::once(s));
+            unreserve_class(class);
+            return;
+        }
+        self.stacks.push(s);
+        if self.stacks.len() > CACHE_MAX {
+            let keep = CACHE_MAX - BATCH;
+            // Hand out the oldest (coldest) ones, keep the hot top.
+            let moved: Vec<Stack> = self.stacks.drain(..self.stacks.len() - keep).collect();
+            give(0, moved.into_iter());
+        }
+    }
+}
+
+/// Whether the global pools hold enough dirty stacks to be worth trimming.
+pub(crate) fn trim_wanted(factor: usize) -> bool {
+    DIRTY.load(Relaxed) > DIRTY_KEEP * factor
+}
+
+/// Gives the memory of dirty stacks beyond the bound back to the kernel.
+/// Returns how many stacks were trimmed.
+pub(crate) fn trim() -> usize {
+    let mut total = 0;
+    let nclasses = pools().classes.len();
+    for class in 0..nclasses {
+        let (mut victims, slot) = {
+            let mut p = pools();
+            let c = &mut p.classes[class];
+            if c.dirty.len() <= DIRTY_KEEP / nclasses.max(1) {
+                continue;
+            }
+            let keep = DIRTY_KEEP / nclasses.max(1);
+            let n = c.dirty.len() - keep;
+            // The oldest entries (front) are the coldest.
+            let v: Vec<Stack> = c.dirty.drain(..n).collect();
+            DIRTY.fetch_sub(n, Relaxed);
+            (v, c.slot)
+        };
+        victims.sort_unstable_by_key(|s| s.lo());
+        let mut i = 0;
+        while i < victims.len() {
+            let start = victims[i].lo();
+            let mut end = victims[i].hi;
+            let mut j = i + 1;
+            while j < victims.len() && victims[j].lo() == end + GUARD_BYTES && victims[j].hi - victims[j].lo() + GUARD_BYTES == slot {
+                end = victims[j].hi;
+                j += 1;
+            }
+            // SAFETY: [start, end) covers only stacks (and the guards between
+            // them) that we own: they are in no pool and no goroutine's.
+            // MADV_DONTNEED keeps MADV_GUARD_INSTALL guards and PROT_NONE.
+            unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED) };
+            i = j;
+        }
+        for s in victims.iter_mut() {
+            if s.has_canary() {
+                // SAFETY: the stack is ours; DONTNEED zeroed its canary.
+                unsafe { (s.lo() as *mut usize).write(CANARY) };
+            }
+        }
+        total += victims.len();
+        let mut p = pools();
+        p.classes[class].clean.extend(victims);
+    }
+    total
+}
+
+/// Counters for tests and diagnostics: (madvise guards in use?, mprotect
+/// guards installed, dirty stacks pooled).
+pub(crate) fn stats() -> (bool, usize, usize) {
+    (MADV_GUARD.load(Relaxed) == 1, MPROTECT_GUARDS.load(Relaxed), DIRTY.load(Relaxed))
+}
