@@ -175,23 +175,41 @@ fn grow(c: &mut Class) -> bool {
     true
 }
 
-/// Makes sure `live` goroutines of the default class, plus `slack` stacks
-/// parked in worker caches, all have a slot. Called by spawn with the new
-/// goroutine count. Returns false if memory could not be reserved.
-pub(crate) fn reserve_default(live: usize, slack: usize) -> bool {
-    let want = live + slack;
-    if want <= DEFAULT_CAPACITY.load(Relaxed) {
+/// Default-class slots handed out to threads' spawn quotas.
+static RESERVED: AtomicUsize = AtomicUsize::new(0);
+/// Reservations a thread takes at once for its spawn quota.
+pub(crate) const QUOTA_CHUNK: usize = 64;
+
+/// Reserves `n` default-class slots for a thread's spawn quota, plus room
+/// for `slack` stacks sitting in worker caches, mapping slabs as needed.
+/// Returns false if the address space could not be grown.
+///
+/// Every live default-class goroutine holds one reservation (taken from its
+/// spawner's quota, given back to a worker's quota when it exits), so
+/// `capacity >= reserved + slack` guarantees that a goroutine about to run
+/// always finds a slot, and a spawn that cannot be backed fails with EAGAIN
+/// instead.
+pub(crate) fn reserve_default(n: usize, slack: usize) -> bool {
+    let want = RESERVED.fetch_add(n, Relaxed) + n + slack;
+    if want <= DEFAULT_CAPACITY.load(Acquire) {
         return true;
     }
     let mut p = pools();
     let c = &mut p.classes[0];
     while c.capacity < want {
         if !grow(c) {
+            drop(p);
+            RESERVED.fetch_sub(n, Relaxed);
             return false;
         }
     }
-    DEFAULT_CAPACITY.store(c.capacity, Relaxed);
+    DEFAULT_CAPACITY.store(c.capacity, Release);
     true
+}
+
+/// Gives back `n` default-class reservations from a thread's quota.
+pub(crate) fn unreserve_default(n: usize) {
+    RESERVED.fetch_sub(n, Relaxed);
 }
 
 /// Reserves a slot of a custom class for a new goroutine.

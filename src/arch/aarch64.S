@@ -134,4 +134,51 @@ goro_ctx_trampoline:
         .cfi_endproc
         .size   goro_ctx_trampoline, .-goro_ctx_trampoline
 
+
+/*
+ * Thread-local slots of the runtime, initial-exec TLS model (tpidr_el0
+ * relative, no __tls_get_addr). Opaque calls: no compiler keeps a
+ * thread-local address across a context switch.
+ *
+ *   void *goro_tls_get(int slot);   slot 0: worker state, 1: plain-thread state
+ *   void  goro_tls_set(int slot, void *value);
+ */
+        .section .tbss,"awT",%nobits
+        .p2align 3
+        .type   goro_tls_slots, %object
+        .size   goro_tls_slots, 16
+goro_tls_slots:
+        .zero   16
+
+        .text
+        .globl  goro_tls_get
+        .hidden goro_tls_get
+        .type   goro_tls_get, %function
+        .p2align 4
+goro_tls_get:
+        .cfi_startproc
+        mrs     x1, tpidr_el0
+        adrp    x2, :gottprel:goro_tls_slots
+        ldr     x2, [x2, #:gottprel_lo12:goro_tls_slots]
+        add     x1, x1, x2
+        ldr     x0, [x1, w0, sxtw #3]
+        ret
+        .cfi_endproc
+        .size   goro_tls_get, .-goro_tls_get
+
+        .globl  goro_tls_set
+        .hidden goro_tls_set
+        .type   goro_tls_set, %function
+        .p2align 4
+goro_tls_set:
+        .cfi_startproc
+        mrs     x2, tpidr_el0
+        adrp    x3, :gottprel:goro_tls_slots
+        ldr     x3, [x3, #:gottprel_lo12:goro_tls_slots]
+        add     x2, x2, x3
+        str     x1, [x2, w0, sxtw #3]
+        ret
+        .cfi_endproc
+        .size   goro_tls_set, .-goro_tls_set
+
         .section .note.GNU-stack,"",%progbits

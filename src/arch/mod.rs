@@ -26,6 +26,12 @@ extern "C" {
     /// `transfer` as the return value of the other side's call.
     pub(crate) fn goro_ctx_switch(save_sp: *mut usize, load_sp: usize, transfer: usize) -> usize;
     fn goro_ctx_trampoline();
+    /// Reads thread-local slot `slot` (0: worker state, 1: plain-thread
+    /// state); initial-exec TLS, one load. An opaque call, so no thread-local
+    /// address is ever cached across a switch.
+    pub(crate) fn goro_tls_get(slot: i32) -> *mut u8;
+    /// Writes thread-local slot `slot`.
+    pub(crate) fn goro_tls_set(slot: i32, value: *mut u8);
 }
 
 #[cfg(target_arch = "x86_64")]

@@ -24,7 +24,7 @@
  *   | r13                      |  sp + 24
  *   | r14                      |  sp + 16
  *   | r15                      |  sp + 8
- *   | x87 CW (16) | pad (16)   |  sp + 4
+ *   | pad (16)  | x87 CW (16)|  sp + 4    pad is zero
  *   | MXCSR (32)               |  sp + 0    <- saved sp (16-byte aligned)
  *   +--------------------------+
  *   lower addresses
@@ -67,18 +67,26 @@ goro_ctx_switch:
         pushq   %r15
         .cfi_adjust_cfa_offset 8
         .cfi_rel_offset %r15, 0
-        subq    $8, %rsp
+        pushq   $0                      /* zeroes the pad bytes too */
         .cfi_adjust_cfa_offset 8
         stmxcsr (%rsp)
         fnstcw  4(%rsp)
 
         movq    %rsp, (%rdi)
+        movq    %rsp, %r8
         movq    %rsi, %rsp
         /* From here on rsp points at the other context's frame, which has
          * the very same layout, so the CFI above still describes it. */
 
+        /* Reload MXCSR and the x87 control word only when the other
+         * context's differ from ours: ldmxcsr and fldcw are the slowest
+         * instructions of a switch, and the values almost never change. */
+        movq    (%rsp), %rax
+        cmpq    (%r8), %rax
+        je      1f
         ldmxcsr (%rsp)
         fldcw   4(%rsp)
+1:
         addq    $8, %rsp
         .cfi_adjust_cfa_offset -8
         popq    %r15
@@ -136,5 +144,52 @@ goro_ctx_trampoline:
         ud2
         .cfi_endproc
         .size   goro_ctx_trampoline, .-goro_ctx_trampoline
+
+
+/*
+ * Thread-local slots of the runtime, initial-exec TLS model: one %fs-relative
+ * load, no __tls_get_addr call (the model Rust would pick for a cdylib).
+ * Being opaque calls, these accessors also guarantee that no compiler keeps
+ * a thread-local address across a context switch: a goroutine may resume
+ * on another thread.
+ *
+ *   void *goro_tls_get(int slot);   slot 0: worker state, 1: plain-thread state
+ *   void  goro_tls_set(int slot, void *value);
+ */
+        .section .tbss,"awT",@nobits
+        .p2align 3
+        .type   goro_tls_slots, @object
+        .size   goro_tls_slots, 16
+goro_tls_slots:
+        .zero   16
+
+        .text
+        .globl  goro_tls_get
+        .hidden goro_tls_get
+        .type   goro_tls_get, @function
+        .p2align 4
+goro_tls_get:
+        .cfi_startproc
+        movq    goro_tls_slots@gottpoff(%rip), %rax
+        movslq  %edi, %rdi
+        addq    %fs:0, %rax
+        movq    (%rax,%rdi,8), %rax
+        ret
+        .cfi_endproc
+        .size   goro_tls_get, .-goro_tls_get
+
+        .globl  goro_tls_set
+        .hidden goro_tls_set
+        .type   goro_tls_set, @function
+        .p2align 4
+goro_tls_set:
+        .cfi_startproc
+        movq    goro_tls_slots@gottpoff(%rip), %rax
+        movslq  %edi, %rdi
+        addq    %fs:0, %rax
+        movq    %rsi, (%rax,%rdi,8)
+        ret
+        .cfi_endproc
+        .size   goro_tls_set, .-goro_tls_set
 
         .section .note.GNU-stack,"",@progbits

@@ -9,7 +9,6 @@ use crate::stack::Stack;
 use core::cell::UnsafeCell;
 use core::ptr;
 use core::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering::*};
-use std::cell::RefCell;
 use std::sync::Mutex;
 
 /// A field owned by whoever currently owns the G: the thread running it,
@@ -198,40 +197,86 @@ fn global() -> std::sync::MutexGuard<'static, Slabs> {
     GLOBAL.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Per-thread cache of free Gs; given back when the thread exits.
-struct TCache(Vec<GPtr>);
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+const ID_BATCH: u64 = 16;
 
-impl Drop for TCache {
+/// A thread's cache of free Gs and goroutine ids (in a worker's `Local`, or
+/// in a plain thread's thread-local context). Given back when dropped.
+pub(crate) struct GCache {
+    free: Vec<GPtr>,
+    id_next: u64,
+    id_end: u64,
+}
+
+impl Drop for GCache {
     fn drop(&mut self) {
-        if !self.0.is_empty() {
-            global().free.append(&mut self.0);
+        if !self.free.is_empty() {
+            global().free.append(&mut self.free);
         }
     }
 }
 
-thread_local! {
-    static TCACHE: RefCell<TCache> = const { RefCell::new(TCache(Vec::new())) };
-    static IDS: core::cell::Cell<(u64, u64)> = const { core::cell::Cell::new((0, 0)) };
-}
+impl GCache {
+    pub(crate) const fn new() -> GCache {
+        GCache { free: Vec::new(), id_next: 0, id_end: 0 }
+    }
 
-static NEXT_ID: AtomicU64 = AtomicU64::new(1);
-const ID_BATCH: u64 = 16;
-
-/// A fresh goroutine id, never reused in the process. Ids are handed to
-/// threads in batches (as Go does), so they increase per thread.
-#[inline(never)]
-pub(crate) fn new_id() -> u64 {
-    IDS.with(|c| {
-        let (next, end) = c.get();
-        if next < end {
-            c.set((next + 1, end));
-            next
-        } else {
-            let base = NEXT_ID.fetch_add(ID_BATCH, Relaxed);
-            c.set((base + 1, base + ID_BATCH));
-            base
+    /// A fresh goroutine id, never reused in the process. Ids are handed to
+    /// threads in batches (as Go does), so they increase per thread.
+    #[inline]
+    pub(crate) fn new_id(&mut self) -> u64 {
+        if self.id_next == self.id_end {
+            self.id_next = NEXT_ID.fetch_add(ID_BATCH, Relaxed);
+            self.id_end = self.id_next + ID_BATCH;
         }
-    })
+        self.id_next += 1;
+        self.id_next - 1
+    }
+
+    /// Allocates a G (status Free, fields to be set by the caller), or None
+    /// when memory runs out.
+    #[inline]
+    pub(crate) fn alloc(&mut self) -> Option<*mut G> {
+        if let Some(g) = self.free.pop() {
+            return Some(g.0);
+        }
+        self.refill()
+    }
+
+    #[cold]
+    fn refill(&mut self) -> Option<*mut G> {
+        {
+            let mut gl = global();
+            let n = gl.free.len().min(TBATCH);
+            let at = gl.free.len() - n;
+            self.free.extend(gl.free.drain(at..));
+        }
+        if self.free.is_empty() {
+            self.free = new_slab()?;
+        }
+        self.free.pop().map(|g| g.0)
+    }
+
+    /// Returns a G to the allocator.
+    ///
+    /// # Safety
+    /// The G is dead: no queue, waiter or timer refers to it any more.
+    #[inline]
+    pub(crate) unsafe fn free(&mut self, g: *mut G) {
+        // SAFETY: the caller owns the dead G.
+        unsafe { (*g).set_status(Status::Free) };
+        self.free.push(GPtr(g));
+        if self.free.len() > TCACHE_MAX {
+            self.spill();
+        }
+    }
+
+    #[cold]
+    fn spill(&mut self) {
+        let at = self.free.len() - TBATCH;
+        let moved: Vec<GPtr> = self.free.drain(at..).collect();
+        global().free.extend(moved);
+    }
 }
 
 fn new_slab() -> Option<Vec<GPtr>> {
@@ -241,74 +286,21 @@ fn new_slab() -> Option<Vec<GPtr>> {
     if p.is_null() {
         return None;
     }
-    let mut v = Vec::with_capacity(SLAB);
+    let mut v = Vec::new();
+    if v.try_reserve_exact(SLAB).is_err() {
+        // SAFETY: allocated above with this layout, not shared.
+        unsafe { std::alloc::dealloc(p.cast(), layout) };
+        return None;
+    }
     for i in 0..SLAB {
-        // SAFETY: i < SLAB, inside the allocation; write initializes the slot.
-        unsafe { p.add(i).write(G::new()) };
-        v.push(GPtr(unsafe { p.add(i) }));
+        // SAFETY: i < SLAB: inside the allocation; write initializes the slot.
+        let gi = unsafe { p.add(i) };
+        // SAFETY: as above.
+        unsafe { gi.write(G::new()) };
+        v.push(GPtr(gi));
     }
     global().slabs.push(GPtr(p));
     Some(v)
-}
-
-/// Allocates a G (status Free, fields to be set by the caller), or None
-/// when memory runs out.
-#[inline(never)]
-pub(crate) fn alloc() -> Option<*mut G> {
-    let r = TCACHE.try_with(|c| {
-        let mut c = c.borrow_mut();
-        if let Some(g) = c.0.pop() {
-            return Some(g.0);
-        }
-        {
-            let mut gl = global();
-            let n = gl.free.len().min(TBATCH);
-            let at = gl.free.len() - n;
-            c.0.extend(gl.free.drain(at..));
-        }
-        if c.0.is_empty() {
-            c.0 = new_slab()?;
-        }
-        c.0.pop().map(|g| g.0)
-    });
-    match r {
-        Ok(x) => x,
-        // Thread-local storage already destroyed (a thread exiting): go
-        // straight to the global list.
-        Err(_) => {
-            let mut gl = global();
-            if let Some(g) = gl.free.pop() {
-                return Some(g.0);
-            }
-            drop(gl);
-            let mut v = new_slab()?;
-            let g = v.pop();
-            global().free.extend(v);
-            g.map(|g| g.0)
-        }
-    }
-}
-
-/// Returns a G to the allocator.
-///
-/// # Safety
-/// The G is dead: no queue, waiter or timer refers to it any more.
-#[inline(never)]
-pub(crate) unsafe fn free(g: *mut G) {
-    // SAFETY: the caller owns the dead G.
-    unsafe { (*g).set_status(Status::Free) };
-    let r = TCACHE.try_with(|c| {
-        let mut c = c.borrow_mut();
-        c.0.push(GPtr(g));
-        if c.0.len() > TCACHE_MAX {
-            let at = c.0.len() - TBATCH;
-            let moved: Vec<GPtr> = c.0.drain(at..).collect();
-            global().free.extend(moved);
-        }
-    });
-    if r.is_err() {
-        global().free.push(GPtr(g));
-    }
 }
 
 /// Calls `f` for every G ever allocated (live or free). For dumps: the

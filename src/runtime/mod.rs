@@ -31,10 +31,9 @@ use crate::arch::{self, goro_ctx_switch};
 use crate::config::{self, Config, GuardMode, MAX_PROCS};
 use crate::{diag, stack, sys};
 use core::ptr;
-use core::sync::atomic::{fence, AtomicI64, AtomicPtr, AtomicU32, AtomicUsize, Ordering::*};
+use core::sync::atomic::{fence, AtomicI64, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering::*};
 use crossbeam_deque::{Injector, Steal, Stealer, Worker as Deque};
 use g::{GPtr, Status, WaitReason, G, NOTIFIED, PARKED, PARKING, RUNNING};
-use std::cell::Cell;
 use std::sync::{Mutex, Once, OnceLock};
 use timer::Timers;
 
@@ -61,6 +60,11 @@ pub(crate) struct Worker {
     word: AtomicU32,
     /// The worker thread's kernel tid (tests check migrations against it).
     pub tid: AtomicI64,
+    /// Goroutines spawned / exited on this worker: each written only by the
+    /// worker's own thread (no contended read-modify-write on the spawn and
+    /// exit paths), summed by go_num_goroutine.
+    spawned: AtomicU64,
+    exited: AtomicU64,
 }
 
 /// A worker's private state, on its own thread's stack.
@@ -69,7 +73,17 @@ pub(crate) struct Local {
     deque: Deque<GPtr>,
     g0_sp: usize,
     pub current: *mut G,
+    /// Goroutines that yielded, in FIFO order. Private to the worker (no
+    /// atomics on the yield path); spilled to the stealable deque as soon
+    /// as another worker is idle, and served after the deque so that
+    /// yielding goroutines cannot starve queued ones (see pick_next).
+    yq: std::collections::VecDeque<GPtr>,
+    /// This thread's errno slot (fixed for the thread's lifetime).
+    errno: *mut i32,
     stacks: stack::Cache,
+    gc: g::GCache,
+    /// Stack reservations this worker may use for spawns.
+    quota: usize,
     tick: u32,
     rng: u32,
     spinning: bool,
@@ -89,23 +103,83 @@ pub(crate) struct Runtime {
     procs_lock: Mutex<()>,
 }
 
-/// Goroutines spawned and not yet returned (go_num_goroutine).
-pub(crate) static NUM_G: AtomicI64 = AtomicI64::new(0);
+/// Goroutines spawned by plain threads (workers count their own).
+static THREAD_SPAWNED: AtomicU64 = AtomicU64::new(0);
+
+/// go_num_goroutine: goroutines spawned and not yet returned.
+///
+/// Sums the per-worker counters, exits first: every exit is preceded by its
+/// spawn and the counters only grow, so the result is never below the true
+/// count at the moment the exits were read (never negative), and it is exact
+/// whenever the caller is synchronized with the spawns and exits it cares
+/// about (e.g. after a WaitGroup wait).
+pub(crate) fn num_goroutine() -> i64 {
+    let Some(r) = RT.get() else { return 0 };
+    let n = r.started();
+    let exited: u64 = (0..n).map(|i| r.worker(i).exited.load(SeqCst)).sum();
+    let spawned: u64 = THREAD_SPAWNED.load(SeqCst) + (0..n).map(|i| r.worker(i).spawned.load(SeqCst)).sum::<u64>();
+    spawned.saturating_sub(exited) as i64
+}
+
+/// Bumps a counter that only the calling thread writes (no atomic RMW).
+#[inline(always)]
+fn bump(c: &AtomicU64) {
+    c.store(c.load(Relaxed) + 1, Release);
+}
 
 static RT: OnceLock<Runtime> = OnceLock::new();
 static START: Once = Once::new();
 
-thread_local! {
-    static LOCAL: Cell<*mut Local> = const { Cell::new(ptr::null_mut()) };
-}
-
 /// The calling thread's worker state, or null on a plain thread.
 ///
-/// Never inlined, and never cached by callers across a switch: a goroutine
-/// that parks may resume on another worker thread (trap 1 of the design).
-#[inline(never)]
+/// Never cached by callers across a switch: a goroutine that parks may
+/// resume on another worker thread (trap 1 of the design). The slot is read
+/// by an assembly accessor (initial-exec TLS): an opaque call, so the
+/// compiler cannot keep the thread-local address in a register across a
+/// switch either.
+#[inline(always)]
 pub(crate) fn local() -> *mut Local {
-    LOCAL.with(|c| c.get())
+    // SAFETY: reads this thread's slot 0; no preconditions.
+    unsafe { arch::goro_tls_get(0).cast() }
+}
+
+/// Per-thread state of a plain (non-worker) thread that spawns goroutines.
+struct PlainCtx {
+    gc: g::GCache,
+    quota: usize,
+}
+
+impl Drop for PlainCtx {
+    fn drop(&mut self) {
+        stack::unreserve_default(self.quota);
+        // SAFETY: clears this thread's slot 1, which pointed at us.
+        unsafe { arch::goro_tls_set(1, ptr::null_mut()) };
+    }
+}
+
+thread_local! {
+    static PLAIN: core::cell::UnsafeCell<PlainCtx> =
+        const { core::cell::UnsafeCell::new(PlainCtx { gc: g::GCache::new(), quota: 0 }) };
+}
+
+/// The spawning thread's caches: its worker's, or the plain thread's
+/// (created on first use). None while the thread's TLS is being destroyed.
+#[inline]
+fn spawn_ctx() -> Option<(*mut g::GCache, *mut usize, Option<&'static Worker>)> {
+    let l = local();
+    if !l.is_null() {
+        // SAFETY: l is this worker's Local.
+        return Some(unsafe { (&mut (*l).gc, &mut (*l).quota, Some((*l).w)) });
+    }
+    // SAFETY: reads this thread's slot 1.
+    let mut p = unsafe { arch::goro_tls_get(1) } as *mut PlainCtx;
+    if p.is_null() {
+        p = PLAIN.try_with(|c| c.get()).ok()?;
+        // SAFETY: caches the address of this thread's PlainCtx, cleared by its Drop.
+        unsafe { arch::goro_tls_set(1, p.cast()) };
+    }
+    // SAFETY: slot 1 points at this thread's live PlainCtx.
+    Some(unsafe { (&mut (*p).gc, &mut (*p).quota, None) })
 }
 
 /// The goroutine running on this thread, or null on a plain thread.
@@ -185,6 +259,8 @@ impl Runtime {
             stealer: deque.stealer(),
             word: AtomicU32::new(AWAKE_PLAIN),
             tid: AtomicI64::new(0),
+            spawned: AtomicU64::new(0),
+            exited: AtomicU64::new(0),
         }));
         self.workers[i].store(w as *const Worker as *mut Worker, Release);
         self.nstarted.store(i + 1, Release);
@@ -334,13 +410,19 @@ fn worker_main(w: &'static Worker, deque: Deque<GPtr>) {
         deque,
         g0_sp: 0,
         current: ptr::null_mut(),
+        yq: std::collections::VecDeque::with_capacity(64),
+        // SAFETY: __errno_location returns this thread's errno slot.
+        errno: unsafe { libc::__errno_location() },
         stacks: stack::Cache::new(),
+        gc: g::GCache::new(),
+        quota: 0,
         tick: 0,
         rng: (w.index as u32).wrapping_mul(0x9E37_79B9) | 1,
         spinning: false,
     };
     let l: *mut Local = &mut local;
-    LOCAL.with(|c| c.set(l));
+    // SAFETY: slot 0 of this thread now points at its Local, for good.
+    unsafe { arch::goro_tls_set(0, l.cast()) };
     // SAFETY: l points at `local`, which lives until this thread ends (never:
     // the loop does not return). From here on `local` is only accessed
     // through l, by this thread (g0 and the goroutines it runs).
@@ -360,13 +442,26 @@ unsafe fn schedule_loop(l: *mut Local) -> ! {
     }
 }
 
-/// Gives a goroutine that is about to run for the first time its stack
-/// and entry frame.
+/// Marks `g` running; gives a goroutine that is about to run for the first
+/// time its stack and entry frame.
+#[inline(always)]
 unsafe fn prepare(l: *mut Local, g: *mut G) {
+    // SAFETY: g was just taken from a run queue by this thread, so this
+    // thread owns it.
+    unsafe {
+        if (*g).stack.get().is_empty() {
+            prepare_fresh(l, g);
+        }
+        (*g).set_status(Status::Running);
+    }
+}
+
+#[inline(never)]
+unsafe fn prepare_fresh(l: *mut Local, g: *mut G) {
     // SAFETY: g was just taken from a run queue by this thread, so this
     // thread owns it; l is this thread's Local.
     unsafe {
-        if (*g).stack.get().is_empty() {
+        {
             let mode = rt().cfg.guard;
             let s = (*l).stacks.alloc((*g).class.get(), mode);
             (*g).stack.set(s);
@@ -378,7 +473,6 @@ unsafe fn prepare(l: *mut Local, g: *mut G) {
             );
             (*g).sp.set(sp);
         }
-        (*g).set_status(Status::Running);
     }
 }
 
@@ -388,7 +482,9 @@ fn must_retire(l: *mut Local) -> bool {
 }
 
 /// Next goroutine from this worker's own sources, without blocking:
-/// run-next, local queue, due timers, global queue.
+/// run-next, local queue, yielded goroutines, global queue (first every 61
+/// ticks, for fairness, as are yielded ones), after firing due timers.
+#[inline]
 unsafe fn pick_next(l: *mut Local) -> *mut G {
     let r = rt();
     // SAFETY: l is the calling thread's Local; queues hand over ownership.
@@ -400,6 +496,9 @@ unsafe fn pick_next(l: *mut Local) -> *mut G {
         if (*l).tick % 61 == 0 {
             if let Some(g) = steal_injector(l) {
                 return g;
+            }
+            if let Some(g) = (*l).yq.pop_front() {
+                return g.0;
             }
         }
         if r.timers.pending() {
@@ -418,8 +517,29 @@ unsafe fn pick_next(l: *mut Local) -> *mut G {
         if let Some(g) = (*l).deque.pop() {
             return g.0;
         }
+        if !(*l).yq.is_empty() {
+            if r.nidle.load(Relaxed) != 0 {
+                spill_yielded(l);
+            } else if let Some(g) = (*l).yq.pop_front() {
+                return g.0;
+            }
+        }
         steal_injector(l).unwrap_or(ptr::null_mut())
     }
+}
+
+/// Moves the private yield queue to the stealable deque and wakes an idle
+/// worker to take some.
+#[cold]
+unsafe fn spill_yielded(l: *mut Local) {
+    // SAFETY: l is the calling thread's Local.
+    unsafe {
+        while let Some(g) = (*l).yq.pop_front() {
+            (*l).deque.push(g);
+        }
+    }
+    fence(SeqCst);
+    wakep();
 }
 
 unsafe fn steal_injector(l: *mut Local) -> Option<*mut G> {
@@ -630,6 +750,9 @@ unsafe fn retire(l: *mut Local) {
         while let Some(g) = (*l).deque.pop() {
             r.injector.push(g);
         }
+        while let Some(g) = (*l).yq.pop_front() {
+            r.injector.push(g);
+        }
         fence(SeqCst);
         wakep();
         w.word.store(RETIRED, SeqCst);
@@ -654,10 +777,14 @@ fn ready_as(g: *mut G, next: bool) {
         (*g).set_status(Status::Runnable);
         if !l.is_null() && !must_retire(l) {
             if next {
-                let old = (*l).w.runnext.swap(g, AcqRel);
-                if !old.is_null() {
-                    (*l).deque.push(GPtr(old));
+                // A SeqCst RMW: orders the publication before wakep's
+                // loads without a separate fence.
+                let old = (*l).w.runnext.swap(g, SeqCst);
+                if old.is_null() {
+                    wakep();
+                    return;
                 }
+                (*l).deque.push(GPtr(old));
             } else {
                 (*l).deque.push(GPtr(g));
             }
@@ -690,6 +817,15 @@ pub(crate) fn ready(g: *mut G) {
 /// Runs on the context we just switched to: finishes what the goroutine we
 /// left asked for, now that it is off its stack.
 pub(crate) unsafe fn after_switch(t: usize) {
+    // SAFETY: forwarded contract; local() is this thread's.
+    unsafe { after_switch_on(local(), t) }
+}
+
+#[inline(always)]
+unsafe fn after_switch_on(l: *mut Local, t: usize) {
+    if t == T_NONE {
+        return;
+    }
     let g = (t & !T_MASK) as *mut G;
     // SAFETY: the goroutine we switched away from is owned by this thread
     // until the action below publishes it.
@@ -698,8 +834,7 @@ pub(crate) unsafe fn after_switch(t: usize) {
             T_NONE => {}
             T_YIELD => {
                 (*g).set_status(Status::Runnable);
-                let l = local();
-                (*l).deque.push(GPtr(g));
+                (*l).yq.push_back(GPtr(g));
             }
             T_PARK => park_commit(g),
             T_SLEEP => {
@@ -708,7 +843,7 @@ pub(crate) unsafe fn after_switch(t: usize) {
                 }
                 park_commit(g);
             }
-            T_EXIT => reclaim(g),
+            T_EXIT => reclaim(l, g),
             _ => diag::fatal_nogo(format_args!("internal error: bad transfer word {t:#x}")),
         }
     }
@@ -726,17 +861,26 @@ unsafe fn park_commit(g: *mut G) {
 }
 
 /// Frees an exited goroutine's stack, name and control block.
-unsafe fn reclaim(g: *mut G) {
-    // SAFETY: g has exited and is off its stack; nothing refers to it.
+#[inline(never)]
+unsafe fn reclaim(l: *mut Local, g: *mut G) {
+    // SAFETY: g has exited and is off its stack; nothing refers to it; l is
+    // this thread's Local.
     unsafe {
-        let l = local();
-        (*l).stacks.free((*g).class.get(), (*g).stack.get());
+        let class = (*g).class.get();
+        (*l).stacks.free(class, (*g).stack.get());
+        if class == 0 {
+            (*l).quota += 1;
+            if (*l).quota > 2 * stack::QUOTA_CHUNK {
+                (*l).quota -= stack::QUOTA_CHUNK;
+                stack::unreserve_default(stack::QUOTA_CHUNK);
+            }
+        }
         (*g).stack.set(stack::Stack::EMPTY);
         let name = (*g).name.swap(0, Relaxed);
         if name != 0 {
             libc::free(name as *mut libc::c_void);
         }
-        g::free(g);
+        (*l).gc.free(g);
     }
 }
 
@@ -753,16 +897,28 @@ unsafe fn check_stack(g: *mut G) {
 
 /// Switches from the running goroutine `cur` to the next runnable one (or
 /// to g0), handing `action` to whoever resumes. Returns when `cur` runs
-/// again, possibly on another thread. Preserves the goroutine's errno.
+/// again, possibly on another thread.
 #[inline(never)]
 unsafe fn switch_out(cur: *mut G, action: usize) {
-    let errno = sys::errno();
     // SAFETY: cur is the goroutine running on this thread; l is fetched
     // afresh (we may have migrated since the last switch).
     unsafe {
-        check_stack(cur);
         let l = local();
         let next = pick_next(l);
+        switch_to(l, cur, next, action);
+    }
+}
+
+/// Switches from `cur` to `next` (null: this worker's g0) with `action`.
+/// Preserves the goroutine's errno: it is saved here and restored on the
+/// thread where the goroutine resumes.
+#[inline(always)]
+unsafe fn switch_to(l: *mut Local, cur: *mut G, next: *mut G, action: usize) {
+    // SAFETY: l is this thread's Local, cur the goroutine running here,
+    // next (if any) a runnable goroutine this thread just dequeued.
+    unsafe {
+        check_stack(cur);
+        let errno = *(*l).errno;
         let to = if next.is_null() {
             (*l).current = ptr::null_mut();
             (*l).g0_sp
@@ -772,11 +928,12 @@ unsafe fn switch_out(cur: *mut G, action: usize) {
             (*next).sp.get()
         };
         let t = goro_ctx_switch((*cur).sp.as_ptr(), to, action);
-        // Possibly another thread now: after_switch fetches local() itself.
-        after_switch(t);
+        // Possibly another thread now: fetch its Local afresh.
+        let l = local();
+        after_switch_on(l, t);
         (*cur).set_status(Status::Running);
+        *(*l).errno = errno;
     }
-    sys::set_errno(errno);
 }
 
 /// First thing a fresh goroutine runs (from the trampoline).
@@ -792,9 +949,9 @@ unsafe extern "C" fn g_start(transfer: usize, _g: *mut u8) {
 unsafe extern "C" fn g_exit(g: *mut u8) -> ! {
     let _guard = diag::AbortOnPanic("goroutine exit");
     let g = g as *mut G;
-    NUM_G.fetch_sub(1, SeqCst);
-    // SAFETY: g is the goroutine running on this thread.
+    // SAFETY: g is the goroutine running on this thread; l its worker.
     unsafe {
+        bump(&(*local()).w.exited);
         if let Some(f) = (*g).on_exit.get() {
             (*g).on_exit.set(None);
             f((*g).on_exit_arg.get());
@@ -802,6 +959,19 @@ unsafe extern "C" fn g_exit(g: *mut u8) -> ! {
         switch_out(g, g as usize | T_EXIT);
     }
     diag::fatal_nogo(format_args!("internal error: an exited goroutine was resumed"))
+}
+
+/// The stack class for a requested size (0 = default): EINVAL outside
+/// 16 KiB..1 GiB.
+fn stack_class(stack_size: usize) -> Result<u16, i32> {
+    if stack_size == 0 {
+        return Ok(0);
+    }
+    if !(config::MIN_STACK..=config::MAX_STACK).contains(&stack_size) {
+        return Err(libc::EINVAL);
+    }
+    let s = config::round_stack(stack_size);
+    Ok(if s == rt().cfg.stack_size { 0 } else { stack::class_of(s) })
 }
 
 /// How a goroutine is created: everything but the function is optional.
@@ -818,37 +988,45 @@ pub(crate) struct SpawnArgs {
 /// Starts a goroutine. Errors: EINVAL (stack size), ENOMEM (control block),
 /// EAGAIN (no address space for a stack).
 pub(crate) fn spawn(a: SpawnArgs) -> Result<(), i32> {
+    let Some((gc, quota, worker)) = spawn_ctx() else {
+        return spawn_without_tls(a);
+    };
+    // SAFETY: gc and quota are this thread's, not aliased during this call.
+    unsafe { spawn_with(a, &mut *gc, &mut *quota, worker) }
+}
+
+fn spawn_with(a: SpawnArgs, gc: &mut g::GCache, quota: &mut usize, worker: Option<&'static Worker>) -> Result<(), i32> {
     let r = rt();
-    let class = if a.stack_size == 0 {
-        0
-    } else {
-        if !(config::MIN_STACK..=config::MAX_STACK).contains(&a.stack_size) {
-            return Err(libc::EINVAL);
+    let class = stack_class(a.stack_size)?;
+    if class == 0 {
+        if *quota == 0 {
+            let slack = r.started().max(r.procs()) * (stack::CACHE_MAX + 2);
+            if !stack::reserve_default(stack::QUOTA_CHUNK, slack) {
+                return Err(libc::EAGAIN);
+            }
+            *quota = stack::QUOTA_CHUNK;
         }
-        let s = config::round_stack(a.stack_size);
-        if s == r.cfg.stack_size {
-            0
-        } else {
-            stack::class_of(s)
-        }
-    };
-    let g = g::alloc().ok_or(libc::ENOMEM)?;
-    let live = NUM_G.fetch_add(1, SeqCst) + 1;
-    let reserved = if class == 0 {
-        let slack = r.started().max(r.procs()) * (stack::CACHE_MAX + 2);
-        stack::reserve_default(live.max(0) as usize, slack)
-    } else {
-        stack::reserve_class(class)
-    };
-    if !reserved {
-        NUM_G.fetch_sub(1, SeqCst);
-        // SAFETY: g was never published.
-        unsafe { g::free(g) };
+        *quota -= 1;
+    } else if !stack::reserve_class(class) {
         return Err(libc::EAGAIN);
+    }
+    let Some(g) = gc.alloc() else {
+        if class == 0 {
+            *quota += 1;
+        } else {
+            stack::unreserve_class(class);
+        }
+        return Err(libc::ENOMEM);
+    };
+    match worker {
+        Some(w) => bump(&w.spawned),
+        None => {
+            THREAD_SPAWNED.fetch_add(1, SeqCst);
+        }
     }
     // SAFETY: g is fresh from the allocator; we own it until it is queued.
     unsafe {
-        (*g).id.store(g::new_id(), Relaxed);
+        (*g).id.store(gc.new_id(), Relaxed);
         (*g).entry.store(a.func as usize, Relaxed);
         (*g).arg.set(a.arg);
         (*g).class.set(class);
@@ -869,7 +1047,16 @@ pub(crate) fn spawn(a: SpawnArgs) -> Result<(), i32> {
     Ok(())
 }
 
+/// Spawn from a thread whose thread-local storage is being torn down (a
+/// spawn from a TLS destructor): use throw-away caches.
+#[cold]
+fn spawn_without_tls(a: SpawnArgs) -> Result<(), i32> {
+    let mut ctx = PlainCtx { gc: g::GCache::new(), quota: 0 };
+    spawn_with(a, &mut ctx.gc, &mut ctx.quota, None)
+}
+
 /// go_yield: lets the other runnable goroutines of this worker run first.
+#[inline]
 pub(crate) fn yield_now() {
     let l = local();
     if l.is_null() {
@@ -877,17 +1064,12 @@ pub(crate) fn yield_now() {
         unsafe { libc::sched_yield() };
         return;
     }
-    let r = rt();
     // SAFETY: l is this worker's Local; current is the running goroutine.
     unsafe {
         let cur = (*l).current;
-        let other = !(*l).w.runnext.load(Relaxed).is_null()
-            || !(*l).deque.is_empty()
-            || !r.injector.is_empty()
-            || (r.timers.pending() && r.timers.due(sys::now_ns()))
-            || must_retire(l);
-        if other {
-            switch_out(cur, cur as usize | T_YIELD);
+        let next = pick_next(l);
+        if !next.is_null() || must_retire(l) {
+            switch_to(l, cur, next, cur as usize | T_YIELD);
         }
     }
 }

@@ -130,7 +130,7 @@ pub extern "C" fn go_id() -> u64 {
 /// goroutines, it no longer counts them.
 #[no_mangle]
 pub extern "C" fn go_num_goroutine() -> i64 {
-    runtime::NUM_G.load(core::sync::atomic::Ordering::SeqCst)
+    runtime::num_goroutine()
 }
 
 /// Sets the number of worker threads running goroutines (Go:
@@ -149,3 +149,6 @@ pub extern "C" fn go_maxprocs(n: c_int) -> c_int {
     }
     r.set_procs(n as usize) as c_int
 }
+
+pub mod sync;
+pub use sync::*;
