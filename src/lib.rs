@@ -47,3 +47,14 @@ pub mod stack;
 mod sys;
 
 pub use ffi::*;
+
+/// Internal entry points for goro's own benchmarks (`benches/`); not part
+/// of the C API and not stable.
+#[doc(hidden)]
+pub mod __bench {
+    /// Switches between the calling thread and a bare context on a private
+    /// stack `n` round trips (2n raw switches), outside the scheduler.
+    pub fn raw_switch_roundtrips(n: u64) {
+        crate::arch::raw_switch_roundtrips(n)
+    }
+}

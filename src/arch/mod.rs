@@ -162,3 +162,54 @@ pub(crate) fn current_sp() -> usize {
 pub(crate) fn cpu_relax() {
     core::hint::spin_loop();
 }
+
+/// Raw context-switch measurement, outside the scheduler (for benchmarks):
+/// switches between the calling thread's context and a bare context on a
+/// private stack, `n` round trips (2n switches).
+pub(crate) fn raw_switch_roundtrips(n: u64) {
+    struct Pair {
+        main_sp: usize,
+        co_sp: usize,
+    }
+    unsafe extern "C" fn start(_t: usize, _g: *mut u8) {}
+    unsafe extern "C" fn body(arg: *mut libc::c_void) {
+        let p = arg as *mut Pair;
+        loop {
+            // SAFETY: p outlives the loop (raw_switch_roundtrips keeps it on
+            // its stack until the last switch back, and never resumes us).
+            unsafe { goro_ctx_switch(&mut (*p).co_sp, (*p).main_sp, 0) };
+        }
+    }
+    unsafe extern "C" fn exit(_g: *mut u8) -> ! {
+        // SAFETY: abort has no preconditions.
+        unsafe { libc::abort() }
+    }
+    const SIZE: usize = 64 << 10;
+    // SAFETY: a private anonymous mapping used only as the bare context's stack.
+    let stack = unsafe {
+        libc::mmap(
+            core::ptr::null_mut(),
+            SIZE,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    assert_ne!(stack, libc::MAP_FAILED);
+    let mut pair = Pair { main_sp: 0, co_sp: 0 };
+    let p: *mut Pair = &mut pair;
+    // SAFETY: the mapping is ours, 16-byte aligned at its top.
+    pair.co_sp = unsafe {
+        prepare_stack(
+            stack as usize + SIZE,
+            &Entry { func: body, arg: p.cast(), g: core::ptr::null_mut(), start, exit },
+        )
+    };
+    for _ in 0..n {
+        // SAFETY: p's fields are valid stack pointers of live contexts.
+        unsafe { goro_ctx_switch(&mut (*p).main_sp, (*p).co_sp, 0) };
+    }
+    // SAFETY: the bare context is parked for good; its stack can go.
+    unsafe { libc::munmap(stack, SIZE) };
+}
