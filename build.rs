@@ -21,6 +21,19 @@ fn main() {
         cc::Build::new().file(asm).compile("goro_ctx");
     }
 
+    // Versioned soname for the installed library (pkg/install.sh): libgoro.so.0.
+    println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libgoro.so.0");
+    // Programs linked against the build tree's libgoro.so record that soname
+    // (DT_NEEDED libgoro.so.0), so the build tree needs a libgoro.so.0 too.
+    // OUT_DIR is target/[<triple>/]<profile>/build/goro-<hash>/out.
+    #[cfg(unix)]
+    if let Some(dir) = PathBuf::from(env::var("OUT_DIR").unwrap()).ancestors().nth(3) {
+        let link = dir.join("libgoro.so.0");
+        if fs::symlink_metadata(&link).is_err() {
+            let _ = std::os::unix::fs::symlink("libgoro.so", &link);
+        }
+    }
+
     println!("cargo:rerun-if-changed=src");
     println!("cargo:rerun-if-changed=cbindgen.toml");
     println!("cargo:rerun-if-env-changed=GORO_UPDATE_HEADER");

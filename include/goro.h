@@ -15,6 +15,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#if !defined(__linux__) || !(defined(__x86_64__) || defined(__aarch64__))
+#error "goro supports Linux on x86_64 and aarch64 only (see README: platform support)"
+#endif
+
 /**
  * A goroutine's function: `void fn(void *arg)`.
  */
