@@ -50,3 +50,23 @@ test: lint build examples rust-test ctest
 clean:
 	$(CARGO) clean
 	rm -rf $(BUILD)
+
+# Install into a prefix (pkg/install.sh; see docs/INSTALL.md):
+#   make install PREFIX=/usr/local [DESTDIR=/staging] [libdir=...] [includedir=...]
+#   make uninstall PREFIX=/usr/local [DESTDIR=...]
+#   make test-install    installs into a temporary prefix and builds C/C++
+#                        consumers with pkg-config, CMake, plain cc, static
+PREFIX ?= /usr/local
+GORO_INSTALL_ARGS = --prefix '$(PREFIX)' --destdir '$(DESTDIR)' \
+	$(if $(libdir),--libdir '$(libdir)') $(if $(includedir),--includedir '$(includedir)')
+
+.PHONY: install uninstall test-install
+
+install: build
+	sh pkg/install.sh install $(GORO_INSTALL_ARGS)
+
+uninstall:
+	sh pkg/install.sh uninstall $(GORO_INSTALL_ARGS)
+
+test-install: build
+	sh tests/install/run.sh
