@@ -47,6 +47,89 @@ struct go_attr {
  */
 typedef struct go_attr go_attr_t;
 
+/**
+ * Waits for a collection of goroutines (or threads) to finish (Go:
+ * `sync.WaitGroup`), 16 bytes.
+ *
+ * The zero value has a counter of 0: `static go_waitgroup_t wg;` or
+ * `go_waitgroup_t wg = GO_WAITGROUP_INIT;`. No destroy function; do not
+ * copy it after first use. As soon as go_waitgroup_wait() has returned in
+ * every waiter, the WaitGroup may be freed or reused, even while the
+ * go_waitgroup_done() that released them is still returning (a WaitGroup
+ * on the stack of a function that waits and returns is fine).
+ */
+struct go_waitgroup {
+  /**
+   * Private to goro.
+   */
+  uint64_t _opaque[2];
+};
+
+/**
+ * A WaitGroup; see struct go_waitgroup.
+ */
+typedef struct go_waitgroup go_waitgroup_t;
+
+/**
+ * A mutual exclusion lock (Go: `sync.Mutex`), 8 bytes.
+ *
+ * The zero value is an unlocked mutex: `static go_mutex_t mu;` or
+ * `go_mutex_t mu = GO_MUTEX_INIT;`. It owns no memory and has no destroy
+ * function. Do not copy it after first use. It may be freed (or reused) as
+ * soon as it is unlocked and no call on it is in progress, except that the
+ * go_mutex_unlock() that released it may still be returning (as POSIX
+ * allows for pthread mutexes).
+ */
+struct go_mutex {
+  /**
+   * Private to goro.
+   */
+  uint32_t _opaque[2];
+};
+
+/**
+ * A mutual exclusion lock; see struct go_mutex.
+ */
+typedef struct go_mutex go_mutex_t;
+
+/**
+ * A reader/writer mutual exclusion lock (Go: `sync.RWMutex`), 24 bytes.
+ *
+ * The zero value is unlocked: `static go_rwmutex_t rw;` or
+ * `go_rwmutex_t rw = GO_RWMUTEX_INIT;`. No destroy function; do not copy
+ * it after first use; free it only when no call on it is in progress.
+ */
+struct go_rwmutex {
+  /**
+   * Private to goro.
+   */
+  uint32_t _opaque[6];
+};
+
+/**
+ * A reader/writer mutual exclusion lock; see struct go_rwmutex.
+ */
+typedef struct go_rwmutex go_rwmutex_t;
+
+/**
+ * Performs exactly one action (Go: `sync.Once`), 8 bytes.
+ *
+ * The zero value has not run: `static go_once_t once;` or
+ * `go_once_t once = GO_ONCE_INIT;`. No destroy function; do not copy it
+ * after first use.
+ */
+struct go_once {
+  /**
+   * Private to goro (0: not run, 1: done, else running).
+   */
+  uint64_t _opaque[1];
+};
+
+/**
+ * A Once; see struct go_once.
+ */
+typedef struct go_once go_once_t;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -124,8 +207,438 @@ int64_t go_num_goroutine(void);
  */
 int go_maxprocs(int n);
 
+/**
+ * Adds `delta`, which may be negative, to the WaitGroup counter (Go:
+ * `wg.Add(delta)`). When the counter becomes zero, every goroutine and
+ * thread blocked in go_waitgroup_wait() is released.
+ *
+ * As in Go, calls with a positive delta that start from a zero counter
+ * must happen before the go_waitgroup_wait() they are meant for, i.e.
+ * typically before starting the goroutine.
+ *
+ * Fatal errors: `sync: negative WaitGroup counter`; `sync: WaitGroup
+ * misuse: Add called concurrently with Wait`.
+ *
+ * Memory ordering: a call with a negative delta (and go_waitgroup_done())
+ * synchronizes before the return of every go_waitgroup_wait() it unblocks.
+ *
+ * Safety: `wg` points to a go_waitgroup_t.
+ */
+void go_waitgroup_add(go_waitgroup_t *wg, int delta);
+
+/**
+ * Decrements the WaitGroup counter by one: go_waitgroup_add(wg, -1)
+ * (Go: `wg.Done()`).
+ *
+ * Fatal error: `sync: negative WaitGroup counter`.
+ *
+ * Memory ordering: synchronizes before the return of every
+ * go_waitgroup_wait() it unblocks. It does not touch `*wg` after
+ * releasing the waiters: they may free it at once.
+ *
+ * Safety: `wg` points to a go_waitgroup_t.
+ */
+void go_waitgroup_done(go_waitgroup_t *wg);
+
+/**
+ * Blocks until the WaitGroup counter is zero (Go: `wg.Wait()`); returns
+ * at once if it is zero. In a goroutine this parks the goroutine (its
+ * worker runs others meanwhile); on a plain thread it blocks the thread.
+ * Any number of goroutines and threads may wait at once. The WaitGroup
+ * may be reused (go_waitgroup_add() again) once every wait has returned.
+ *
+ * Fatal error: `sync: WaitGroup is reused before previous Wait has
+ * returned`.
+ *
+ * Memory ordering: everything done before each go_waitgroup_done() (or
+ * negative go_waitgroup_add()) that brought the counter to zero happens
+ * before this returns.
+ *
+ * Safety: `wg` points to a go_waitgroup_t.
+ */
+void go_waitgroup_wait(go_waitgroup_t *wg);
+
+/**
+ * Starts `fn(arg)` in a new goroutine tracked by the WaitGroup (Go 1.25:
+ * `wg.Go(f)`): go_waitgroup_add(wg, 1), go_spawn(fn, arg), and
+ * go_waitgroup_done(wg) when `fn` returns. When go_waitgroup_wait()
+ * returns, those goroutines have also stopped counting in
+ * go_num_goroutine().
+ *
+ * Returns 0, or go_spawn()'s error (`EINVAL` if `fn` is NULL, `EAGAIN`,
+ * `ENOMEM`), in which case no goroutine was started and the counter is as
+ * before.
+ *
+ * Memory ordering: what the caller did before go_waitgroup_go() happens
+ * before `fn` starts; the return of `fn` synchronizes before the return of
+ * the go_waitgroup_wait() it unblocks.
+ *
+ * Safety: `wg` points to a go_waitgroup_t that stays valid until `fn`
+ * has returned and the wait for it is over.
+ */
+int go_waitgroup_go(go_waitgroup_t *wg, go_fn func, void *arg);
+
+/**
+ * Locks `m` (Go: `m.Lock()`); if it is locked, waits until it is
+ * available. In a goroutine this parks the goroutine (its worker runs
+ * others meanwhile); on a plain thread it blocks the thread. Goroutines
+ * and threads may contend for the same mutex.
+ *
+ * Not reentrant: locking a mutex you hold deadlocks (as in Go). Fair the
+ * way Go's is: waiters queue FIFO, a woken waiter competes with newcomers,
+ * and a waiter that has waited over 1 ms switches the mutex to starvation
+ * mode, in which unlock hands it directly to the longest waiter. A
+ * contended lock spins briefly first when more than one worker and CPU
+ * exist.
+ *
+ * Memory ordering: for n < m, the n'th call to go_mutex_unlock(m)
+ * synchronizes before the m'th call to go_mutex_lock(m) returns.
+ *
+ * Safety: `m` points to a go_mutex_t.
+ */
+void go_mutex_lock(go_mutex_t *m);
+
+/**
+ * Tries to lock `m` without waiting (Go: `m.TryLock()`); returns true if
+ * it did. Fails if `m` is locked, or in starvation mode (then it belongs
+ * to the next waiter). Use is rare, as in Go.
+ *
+ * Memory ordering: a successful call is a go_mutex_lock(); a failed one
+ * orders nothing.
+ *
+ * Safety: `m` points to a go_mutex_t.
+ */
+bool go_mutex_trylock(go_mutex_t *m);
+
+/**
+ * Unlocks `m` (Go: `m.Unlock()`), waking a waiter if there is one. A
+ * locked mutex is not owned: any goroutine or thread may unlock it.
+ *
+ * Fatal error: `sync: unlock of unlocked mutex`.
+ *
+ * Memory ordering: see go_mutex_lock(). Once the lock is released this
+ * call no longer reads or writes `*m` (the mutex may be freed by its next
+ * holder).
+ *
+ * Safety: `m` points to a go_mutex_t.
+ */
+void go_mutex_unlock(go_mutex_t *m);
+
+/**
+ * Locks `rw` for writing (Go: `rw.Lock()`); waits until no writer or
+ * reader holds it. A writer that waits keeps new readers out, so writers
+ * are not starved. Parks a goroutine, blocks a plain thread.
+ *
+ * Memory ordering: for n < m, the n'th go_rwmutex_unlock() synchronizes
+ * before the m'th go_rwmutex_lock() returns; the go_rwmutex_runlock()
+ * matching any go_rwmutex_rlock() that returned after the n'th
+ * go_rwmutex_unlock() synchronizes before go_rwmutex_lock() call n+1
+ * returns.
+ *
+ * Safety: `rw` points to a go_rwmutex_t.
+ */
+void go_rwmutex_lock(go_rwmutex_t *rw);
+
+/**
+ * Tries to lock `rw` for writing without waiting (Go: `rw.TryLock()`);
+ * returns true if it did.
+ *
+ * Safety: `rw` points to a go_rwmutex_t.
+ */
+bool go_rwmutex_trylock(go_rwmutex_t *rw);
+
+/**
+ * Unlocks `rw` for writing (Go: `rw.Unlock()`), letting in the readers
+ * that waited, then the next writer. Any goroutine or thread may unlock.
+ *
+ * Fatal error: `sync: Unlock of unlocked RWMutex`.
+ *
+ * Safety: `rw` points to a go_rwmutex_t.
+ */
+void go_rwmutex_unlock(go_rwmutex_t *rw);
+
+/**
+ * Locks `rw` for reading (Go: `rw.RLock()`): many readers may hold it at
+ * once. Waits while a writer holds it or waits for it (so do not take a
+ * read lock twice in one goroutine: a writer in between deadlocks it, as
+ * in Go). Parks a goroutine, blocks a plain thread.
+ *
+ * Memory ordering: there is an n such that the n'th go_rwmutex_unlock()
+ * synchronizes before this returns (see go_rwmutex_lock()).
+ *
+ * Safety: `rw` points to a go_rwmutex_t.
+ */
+void go_rwmutex_rlock(go_rwmutex_t *rw);
+
+/**
+ * Tries to lock `rw` for reading without waiting (Go: `rw.TryRLock()`);
+ * returns true if it did. Fails while a writer holds or waits for it.
+ *
+ * Safety: `rw` points to a go_rwmutex_t.
+ */
+bool go_rwmutex_tryrlock(go_rwmutex_t *rw);
+
+/**
+ * Undoes one go_rwmutex_rlock() (Go: `rw.RUnlock()`); the last reader out
+ * lets a waiting writer in.
+ *
+ * Fatal error: `sync: RUnlock of unlocked RWMutex`.
+ *
+ * Safety: `rw` points to a go_rwmutex_t.
+ */
+void go_rwmutex_runlock(go_rwmutex_t *rw);
+
+/**
+ * The part of go_once_do() that goro.h does not inline: runs `fn(arg)` if
+ * `o` has not run yet, or waits for the call in progress. Call
+ * go_once_do() instead.
+ *
+ * Safety: `o` points to a go_once_t.
+ */
+void go_once_do_slow(go_once_t *o, go_fn func, void *arg);
+
+/**
+ * Adds `delta`, which may be negative, to the WaitGroup counter (Go:
+ * `wg.Add(delta)`). When the counter becomes zero, every goroutine and
+ * thread blocked in go_waitgroup_wait() is released.
+ *
+ * As in Go, calls with a positive delta that start from a zero counter
+ * must happen before the go_waitgroup_wait() they are meant for, i.e.
+ * typically before starting the goroutine.
+ *
+ * Fatal errors: `sync: negative WaitGroup counter`; `sync: WaitGroup
+ * misuse: Add called concurrently with Wait`.
+ *
+ * Memory ordering: a call with a negative delta (and go_waitgroup_done())
+ * synchronizes before the return of every go_waitgroup_wait() it unblocks.
+ *
+ * Safety: `wg` points to a go_waitgroup_t.
+ */
+void go_waitgroup_add(go_waitgroup_t *wg, int delta);
+
+/**
+ * Decrements the WaitGroup counter by one: go_waitgroup_add(wg, -1)
+ * (Go: `wg.Done()`).
+ *
+ * Fatal error: `sync: negative WaitGroup counter`.
+ *
+ * Memory ordering: synchronizes before the return of every
+ * go_waitgroup_wait() it unblocks. It does not touch `*wg` after
+ * releasing the waiters: they may free it at once.
+ *
+ * Safety: `wg` points to a go_waitgroup_t.
+ */
+void go_waitgroup_done(go_waitgroup_t *wg);
+
+/**
+ * Blocks until the WaitGroup counter is zero (Go: `wg.Wait()`); returns
+ * at once if it is zero. In a goroutine this parks the goroutine (its
+ * worker runs others meanwhile); on a plain thread it blocks the thread.
+ * Any number of goroutines and threads may wait at once. The WaitGroup
+ * may be reused (go_waitgroup_add() again) once every wait has returned.
+ *
+ * Fatal error: `sync: WaitGroup is reused before previous Wait has
+ * returned`.
+ *
+ * Memory ordering: everything done before each go_waitgroup_done() (or
+ * negative go_waitgroup_add()) that brought the counter to zero happens
+ * before this returns.
+ *
+ * Safety: `wg` points to a go_waitgroup_t.
+ */
+void go_waitgroup_wait(go_waitgroup_t *wg);
+
+/**
+ * Starts `fn(arg)` in a new goroutine tracked by the WaitGroup (Go 1.25:
+ * `wg.Go(f)`): go_waitgroup_add(wg, 1), go_spawn(fn, arg), and
+ * go_waitgroup_done(wg) when `fn` returns. When go_waitgroup_wait()
+ * returns, those goroutines have also stopped counting in
+ * go_num_goroutine().
+ *
+ * Returns 0, or go_spawn()'s error (`EINVAL` if `fn` is NULL, `EAGAIN`,
+ * `ENOMEM`), in which case no goroutine was started and the counter is as
+ * before.
+ *
+ * Memory ordering: what the caller did before go_waitgroup_go() happens
+ * before `fn` starts; the return of `fn` synchronizes before the return of
+ * the go_waitgroup_wait() it unblocks.
+ *
+ * Safety: `wg` points to a go_waitgroup_t that stays valid until `fn`
+ * has returned and the wait for it is over.
+ */
+int go_waitgroup_go(go_waitgroup_t *wg, go_fn func, void *arg);
+
+/**
+ * Locks `m` (Go: `m.Lock()`); if it is locked, waits until it is
+ * available. In a goroutine this parks the goroutine (its worker runs
+ * others meanwhile); on a plain thread it blocks the thread. Goroutines
+ * and threads may contend for the same mutex.
+ *
+ * Not reentrant: locking a mutex you hold deadlocks (as in Go). Fair the
+ * way Go's is: waiters queue FIFO, a woken waiter competes with newcomers,
+ * and a waiter that has waited over 1 ms switches the mutex to starvation
+ * mode, in which unlock hands it directly to the longest waiter. A
+ * contended lock spins briefly first when more than one worker and CPU
+ * exist.
+ *
+ * Memory ordering: for n < m, the n'th call to go_mutex_unlock(m)
+ * synchronizes before the m'th call to go_mutex_lock(m) returns.
+ *
+ * Safety: `m` points to a go_mutex_t.
+ */
+void go_mutex_lock(go_mutex_t *m);
+
+/**
+ * Tries to lock `m` without waiting (Go: `m.TryLock()`); returns true if
+ * it did. Fails if `m` is locked, or in starvation mode (then it belongs
+ * to the next waiter). Use is rare, as in Go.
+ *
+ * Memory ordering: a successful call is a go_mutex_lock(); a failed one
+ * orders nothing.
+ *
+ * Safety: `m` points to a go_mutex_t.
+ */
+bool go_mutex_trylock(go_mutex_t *m);
+
+/**
+ * Unlocks `m` (Go: `m.Unlock()`), waking a waiter if there is one. A
+ * locked mutex is not owned: any goroutine or thread may unlock it.
+ *
+ * Fatal error: `sync: unlock of unlocked mutex`.
+ *
+ * Memory ordering: see go_mutex_lock(). Once the lock is released this
+ * call no longer reads or writes `*m` (the mutex may be freed by its next
+ * holder).
+ *
+ * Safety: `m` points to a go_mutex_t.
+ */
+void go_mutex_unlock(go_mutex_t *m);
+
+/**
+ * Locks `rw` for writing (Go: `rw.Lock()`); waits until no writer or
+ * reader holds it. A writer that waits keeps new readers out, so writers
+ * are not starved. Parks a goroutine, blocks a plain thread.
+ *
+ * Memory ordering: for n < m, the n'th go_rwmutex_unlock() synchronizes
+ * before the m'th go_rwmutex_lock() returns; the go_rwmutex_runlock()
+ * matching any go_rwmutex_rlock() that returned after the n'th
+ * go_rwmutex_unlock() synchronizes before go_rwmutex_lock() call n+1
+ * returns.
+ *
+ * Safety: `rw` points to a go_rwmutex_t.
+ */
+void go_rwmutex_lock(go_rwmutex_t *rw);
+
+/**
+ * Tries to lock `rw` for writing without waiting (Go: `rw.TryLock()`);
+ * returns true if it did.
+ *
+ * Safety: `rw` points to a go_rwmutex_t.
+ */
+bool go_rwmutex_trylock(go_rwmutex_t *rw);
+
+/**
+ * Unlocks `rw` for writing (Go: `rw.Unlock()`), letting in the readers
+ * that waited, then the next writer. Any goroutine or thread may unlock.
+ *
+ * Fatal error: `sync: Unlock of unlocked RWMutex`.
+ *
+ * Safety: `rw` points to a go_rwmutex_t.
+ */
+void go_rwmutex_unlock(go_rwmutex_t *rw);
+
+/**
+ * Locks `rw` for reading (Go: `rw.RLock()`): many readers may hold it at
+ * once. Waits while a writer holds it or waits for it (so do not take a
+ * read lock twice in one goroutine: a writer in between deadlocks it, as
+ * in Go). Parks a goroutine, blocks a plain thread.
+ *
+ * Memory ordering: there is an n such that the n'th go_rwmutex_unlock()
+ * synchronizes before this returns (see go_rwmutex_lock()).
+ *
+ * Safety: `rw` points to a go_rwmutex_t.
+ */
+void go_rwmutex_rlock(go_rwmutex_t *rw);
+
+/**
+ * Tries to lock `rw` for reading without waiting (Go: `rw.TryRLock()`);
+ * returns true if it did. Fails while a writer holds or waits for it.
+ *
+ * Safety: `rw` points to a go_rwmutex_t.
+ */
+bool go_rwmutex_tryrlock(go_rwmutex_t *rw);
+
+/**
+ * Undoes one go_rwmutex_rlock() (Go: `rw.RUnlock()`); the last reader out
+ * lets a waiting writer in.
+ *
+ * Fatal error: `sync: RUnlock of unlocked RWMutex`.
+ *
+ * Safety: `rw` points to a go_rwmutex_t.
+ */
+void go_rwmutex_runlock(go_rwmutex_t *rw);
+
+/**
+ * The part of go_once_do() that goro.h does not inline: runs `fn(arg)` if
+ * `o` has not run yet, or waits for the call in progress. Call
+ * go_once_do() instead.
+ *
+ * Safety: `o` points to a go_once_t.
+ */
+void go_once_do_slow(go_once_t *o, go_fn func, void *arg);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus
 
 #endif  /* GORO_H */
+
+#ifndef GORO_H_SYNC_INLINE
+#define GORO_H_SYNC_INLINE
+
+/** Initializer of a go_mutex_t: unlocked (the same as all-zero). */
+#define GO_MUTEX_INIT {0}
+/** Initializer of a go_rwmutex_t: unlocked (the same as all-zero). */
+#define GO_RWMUTEX_INIT {0}
+/** Initializer of a go_waitgroup_t: counter 0 (the same as all-zero). */
+#define GO_WAITGROUP_INIT {0}
+/** Initializer of a go_once_t: not run (the same as all-zero). */
+#define GO_ONCE_INIT {0}
+
+/**
+ * Calls `fn(arg)` if and only if go_once_do() is being called for the
+ * first time for `o` (Go: `once.Do(f)`); every other call, from any
+ * goroutine or thread, waits until that call of `fn` has returned (parking
+ * a goroutine, blocking a plain thread).
+ *
+ * Fatal errors: `sync: Once.Do called recursively` (`fn` calls
+ * go_once_do() on the same `o`, directly or not, from the same goroutine or
+ * thread: Go deadlocks there, goro reports it); a NULL `fn` when it is to be
+ * called.
+ *
+ * `fn` must return normally (a `longjmp` or C++ exception out of it leaves
+ * every other caller waiting forever).
+ *
+ * Memory ordering: the return of the single call of `fn` synchronizes
+ * before the return of every go_once_do() on `o`.
+ *
+ * The fast path ("already done": one acquire load, as in Go) is inlined
+ * here; the rest is go_once_do_slow(). The library also exports
+ * go_once_do itself, for callers that do not use this header (dlsym, other
+ * languages). Define GORO_NO_INLINE to call that instead.
+ */
+#if (defined(__GNUC__) || defined(__clang__)) && !defined(GORO_NO_INLINE)
+static inline void go_once_do(go_once_t *o, go_fn fn, void *arg) {
+  if (__builtin_expect(__atomic_load_n(&o->_opaque[0], __ATOMIC_ACQUIRE) == 1, 1)) {
+    return;
+  }
+  go_once_do_slow(o, fn, arg);
+}
+#else
+#ifdef __cplusplus
+extern "C"
+#endif
+void go_once_do(go_once_t *o, go_fn fn, void *arg);
+#endif
+
+#endif /* GORO_H_SYNC_INLINE */

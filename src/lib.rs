@@ -44,6 +44,7 @@ mod lock;
 pub mod park;
 pub mod runtime;
 pub mod stack;
+pub mod sync;
 mod sys;
 
 pub use ffi::*;

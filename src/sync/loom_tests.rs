@@ -1,0 +1,1 @@
+//! Loom models of the sync state machines (filled in below).
