@@ -16,6 +16,7 @@ out=${1:-$here/out}
 go=${2:-}
 libdir=$root/target/release
 mkdir -p "$out"
+out=$(cd "$out" && pwd)
 
 CC=${CC:-cc}
 CXX=${CXX:-c++}

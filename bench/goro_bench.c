@@ -46,7 +46,7 @@ static void driver_tramp(void *p) {
 }
 
 static void run_in_goroutine(go_fn fn, void *arg) {
-    struct driver d = {fn, arg, GO_WAITGROUP_INIT};
+    struct driver d = {.fn = fn, .arg = arg}; /* .done: zero value, ready */
     go_waitgroup_add(&d.done, 1);
     spawn_or_die(driver_tramp, &d);
     go_waitgroup_wait(&d.done);
