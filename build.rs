@@ -27,7 +27,10 @@ fn main() {
     // (DT_NEEDED libgoro.so.0), so the build tree needs a libgoro.so.0 too.
     // OUT_DIR is target/[<triple>/]<profile>/build/goro-<hash>/out.
     #[cfg(unix)]
-    if let Some(dir) = PathBuf::from(env::var("OUT_DIR").unwrap()).ancestors().nth(3) {
+    if let Some(dir) = PathBuf::from(env::var("OUT_DIR").unwrap())
+        .ancestors()
+        .nth(3)
+    {
         let link = dir.join("libgoro.so.0");
         if fs::symlink_metadata(&link).is_err() {
             let _ = std::os::unix::fs::symlink("libgoro.so", &link);

@@ -160,7 +160,8 @@ int go_spawn(go_fn func, void *arg);
  * `EINVAL` and no goroutine is started. `attr->name` (copied; may be NULL)
  * shows up in goroutine dumps and fatal errors.
  *
- * Safety: `attr` is NULL or points to a go_attr_t whose `name` is NULL or a
+ * # Safety
+ * `attr` is NULL or points to a go_attr_t whose `name` is NULL or a
  * NUL-terminated string.
  */
 int go_spawn_ex(go_fn func, void *arg, const go_attr_t *attr);
@@ -206,6 +207,20 @@ int64_t go_num_goroutine(void);
  * effect as running goroutines next park or yield.
  */
 int go_maxprocs(int n);
+
+/**
+ * Writes one line per live goroutine to file descriptor `fd`: id, name
+ * (from go_spawn_ex), state (running / runnable / waiting), for a waiting
+ * goroutine what it waits for (mutex, rwmutex, waitgroup, once, sleep),
+ * the object's address and for how long, and the entry function
+ * (symbolised with dladdr; build with -rdynamic to name functions of the
+ * main program). The first line is `goro: N goroutines`.
+ *
+ * The dump reads goroutines' states without stopping them: one that
+ * changes state meanwhile shows its old or its new state. Callable from
+ * goroutines and plain threads; not async-signal-safe.
+ */
+void go_dump(int fd);
 
 /**
  * Adds `delta`, which may be negative, to the WaitGroup counter (Go:

@@ -60,11 +60,19 @@ pub(crate) fn parse_size(s: &str) -> Option<usize> {
 
 impl Config {
     pub(crate) fn from_env() -> Config {
-        let mut c = Config { stack_size: DEFAULT_STACK, guard: GuardMode::Auto, procs_env: None };
+        let mut c = Config {
+            stack_size: DEFAULT_STACK,
+            guard: GuardMode::Auto,
+            procs_env: None,
+        };
         if let Ok(v) = std::env::var("GORO_STACK_SIZE") {
             match parse_size(&v) {
                 Some(n) if (MIN_STACK..=MAX_STACK).contains(&n) => c.stack_size = round_stack(n),
-                _ => warn("GORO_STACK_SIZE", &v, "want a size from 16K to 1G, e.g. 256K"),
+                _ => warn(
+                    "GORO_STACK_SIZE",
+                    &v,
+                    "want a size from 16K to 1G, e.g. 256K",
+                ),
             }
         }
         if let Ok(v) = std::env::var("GORO_STACK_GUARD") {
@@ -104,7 +112,9 @@ fn affinity_cpus() -> usize {
             }
         }
     }
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
 }
 
 /// The tightest CPU bandwidth limit (quota / period, in CPUs) of the cgroup
@@ -135,12 +145,20 @@ fn cgroup_cpu_limit() -> Option<f64> {
             if f.len() < 5 || g.len() < 3 {
                 continue;
             }
-            let ok = if v2 { g[0] == "cgroup2" } else { g[0] == "cgroup" && g[2].split(',').any(|o| o == "cpu") };
+            let ok = if v2 {
+                g[0] == "cgroup2"
+            } else {
+                g[0] == "cgroup" && g[2].split(',').any(|o| o == "cpu")
+            };
             if !ok {
                 continue;
             }
             let (root, mnt) = (f[3], f[4]);
-            let rel = if root == "/" { path } else { path.strip_prefix(root).unwrap_or(path) };
+            let rel = if root == "/" {
+                path
+            } else {
+                path.strip_prefix(root).unwrap_or(path)
+            };
             let mut dir = format!("{mnt}{}", rel.trim_end_matches('/'));
             loop {
                 if v2 {

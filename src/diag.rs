@@ -66,10 +66,20 @@ pub(crate) fn stack_overflow(g: *mut G, fault: Option<usize>) -> ! {
     let mut out = StackBuf::<512>::new();
     // SAFETY: G control blocks are never freed; the fields read here were
     // set before the goroutine first ran and do not change while it runs.
-    let (id, name, size) = unsafe { ((*g).id.load(Relaxed), (*g).name.load(Relaxed), (*g).stack.get().size()) };
+    let (id, name, size) = unsafe {
+        (
+            (*g).id.load(Relaxed),
+            (*g).name.load(Relaxed),
+            (*g).stack.get().size(),
+        )
+    };
     let _ = write!(out, "goro: fatal error: stack overflow in goroutine {id}");
     push_name(&mut out, name);
-    let _ = write!(out, " (stack {} KiB; raise GORO_STACK_SIZE or go_spawn_ex stack_size)", size / 1024);
+    let _ = write!(
+        out,
+        " (stack {} KiB; raise GORO_STACK_SIZE or go_spawn_ex stack_size)",
+        size / 1024
+    );
     if fault.is_none() {
         out.push_bytes(b" [detected by stack check]");
     }
@@ -106,7 +116,7 @@ pub(crate) fn install_signal_handlers() {
     // atomically and OLD_SEGV is written by the same call.
     unsafe {
         let mut sa: libc::sigaction = core::mem::zeroed();
-        sa.sa_sigaction = segv_handler as usize;
+        sa.sa_sigaction = segv_handler as *const () as usize;
         sa.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK | libc::SA_NODEFER;
         libc::sigemptyset(&mut sa.sa_mask);
         libc::sigaction(libc::SIGSEGV, &sa, ptr::addr_of_mut!(OLD_SEGV));
@@ -130,7 +140,11 @@ pub(crate) fn setup_worker_altstack() {
         if p == libc::MAP_FAILED {
             return;
         }
-        let ss = libc::stack_t { ss_sp: p, ss_flags: 0, ss_size: SIZE };
+        let ss = libc::stack_t {
+            ss_sp: p,
+            ss_flags: 0,
+            ss_size: SIZE,
+        };
         libc::sigaltstack(&ss, ptr::null_mut());
     }
 }
@@ -183,11 +197,118 @@ extern "C" fn segv_handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *m
             return;
         }
         if old.sa_flags & libc::SA_SIGINFO != 0 {
-            let f: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) = core::mem::transmute(h);
+            let f: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
+                core::mem::transmute(h);
             f(sig, info, ctx);
         } else {
             let f: extern "C" fn(libc::c_int) = core::mem::transmute(h);
             f(sig);
         }
+    }
+}
+
+/// Serializes reading goroutine names (dumps, fatal errors on another
+/// thread) with freeing them (a named goroutine's exit): only named
+/// goroutines ever take it.
+pub(crate) static NAMES: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Frees a goroutine's name under [`NAMES`].
+pub(crate) fn free_name(name: usize) {
+    let _l = NAMES.lock().unwrap_or_else(|e| e.into_inner());
+    // SAFETY: `name` was malloc'd (strdup) for this goroutine, which has
+    // exited; dumps read names only while holding NAMES.
+    unsafe { libc::free(name as *mut libc::c_void) };
+}
+
+/// Appends "symbol (object+0xoffset)" for a code address, via dladdr.
+fn push_symbol(out: &mut StackBuf<1024>, addr: usize) {
+    // SAFETY: Dl_info is plain data; dladdr only reads loader tables.
+    let mut info: libc::Dl_info = unsafe { core::mem::zeroed() };
+    // SAFETY: addr is any value; dladdr returns 0 if it maps to nothing.
+    if addr == 0 || unsafe { libc::dladdr(addr as *const libc::c_void, &mut info) } == 0 {
+        let _ = write!(out, "{addr:#x}");
+        return;
+    }
+    let cstr = |p: *const libc::c_char| {
+        if p.is_null() {
+            None
+        } else {
+            // SAFETY: dladdr's strings are NUL-terminated and live as long as the object.
+            Some(unsafe { core::ffi::CStr::from_ptr(p) }.to_bytes())
+        }
+    };
+    match cstr(info.dli_sname) {
+        Some(name) => {
+            out.push_bytes(name);
+            let off = addr.wrapping_sub(info.dli_saddr as usize);
+            if off != 0 {
+                let _ = write!(out, "+{off:#x}");
+            }
+        }
+        None => {
+            let _ = write!(out, "{addr:#x}");
+        }
+    }
+    if let Some(file) = cstr(info.dli_fname) {
+        out.push_bytes(b" (");
+        out.push_bytes(file);
+        let _ = write!(out, "+{:#x})", addr.wrapping_sub(info.dli_fbase as usize));
+    }
+}
+
+/// go_dump: one line per live goroutine, written to `fd`.
+///
+/// ```text
+/// goro: 3 goroutines
+/// goroutine 17 [fetcher]: waiting (mutex 0x55d0c0a04040, 1.532 s), entry fetch (/app+0x11a9)
+/// goroutine 18: runnable, entry leaf (/app+0x1189)
+/// ```
+/// Fields are read without stopping the world: a goroutine changing state
+/// during the dump shows its old or new state.
+pub(crate) fn dump(fd: i32) {
+    let now = runtime::coarse_now();
+    let mut lines: Vec<StackBuf<1024>> = Vec::new();
+    let _names = NAMES.lock().unwrap_or_else(|e| e.into_inner());
+    runtime::g::for_each(|g| {
+        let st = g.get_status();
+        if st == runtime::g::Status::Free {
+            return;
+        }
+        let mut out = StackBuf::<1024>::new();
+        let _ = write!(out, "goroutine {}", g.id.load(Relaxed));
+        let name = g.name.load(Relaxed);
+        if name != 0 {
+            out.push_bytes(b" [");
+            // SAFETY: NAMES is held, so the name is not freed under us.
+            let s = unsafe { core::ffi::CStr::from_ptr(name as *const libc::c_char) };
+            out.push_bytes(s.to_bytes());
+            out.push_bytes(b"]");
+        }
+        match st {
+            runtime::g::Status::Running => out.push_bytes(b": running"),
+            runtime::g::Status::Runnable => out.push_bytes(b": runnable"),
+            _ => {
+                let reason = runtime::g::WaitReason::from_u8(g.reason.load(Relaxed));
+                let since = g.wait_since.load(Relaxed);
+                let secs = now.saturating_sub(since) as f64 / 1e9;
+                let _ = write!(out, ": waiting ({}", reason.name());
+                let obj = g.wait_obj.load(Relaxed);
+                if obj != 0 {
+                    let _ = write!(out, " {obj:#x}");
+                }
+                let _ = write!(out, ", {secs:.3} s)");
+            }
+        }
+        out.push_bytes(b", entry ");
+        push_symbol(&mut out, g.entry.load(Relaxed));
+        out.push_bytes(b"\n");
+        lines.push(out);
+    });
+    drop(_names);
+    let mut head = StackBuf::<1024>::new();
+    let _ = writeln!(head, "goro: {} goroutines", lines.len());
+    sys::write_all(fd, head.as_bytes());
+    for l in &lines {
+        sys::write_all(fd, l.as_bytes());
     }
 }

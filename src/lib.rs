@@ -41,9 +41,9 @@ mod config;
 mod diag;
 pub mod ffi;
 mod lock;
-pub mod park;
-pub mod runtime;
-pub mod stack;
+mod park;
+mod runtime;
+mod stack;
 pub mod sync;
 mod sys;
 
@@ -57,5 +57,75 @@ pub mod __bench {
     /// stack `n` round trips (2n raw switches), outside the scheduler.
     pub fn raw_switch_roundtrips(n: u64) {
         crate::arch::raw_switch_roundtrips(n)
+    }
+}
+
+/// Internal hooks for goro's own tests (`tests/`); not part of the C API
+/// and not stable.
+#[doc(hidden)]
+pub mod __test {
+    use core::sync::atomic::Ordering::Relaxed;
+
+    /// Kernel tid of the worker whose state this thread sees through the
+    /// runtime's thread-local slot (0 on a plain thread). After any switch
+    /// it must equal [`gettid`]: the check for thread-local state cached
+    /// across a migration.
+    pub fn worker_tid_seen() -> i64 {
+        let l = crate::runtime::local();
+        if l.is_null() {
+            0
+        } else {
+            // SAFETY: a non-null slot points at this thread's Local.
+            unsafe { (*l).w.tid.load(Relaxed) }
+        }
+    }
+
+    /// The calling thread's kernel tid.
+    pub fn gettid() -> i64 {
+        crate::sys::gettid()
+    }
+
+    /// Parks the caller (goroutine or thread) on `key` until [`unpark_one`]
+    /// or [`unpark_all`]; returns the waker's token.
+    pub fn park(key: usize) -> usize {
+        crate::park::park(key, || true, crate::runtime::g::WaitReason::Other, false)
+            .unwrap_or(usize::MAX)
+    }
+
+    /// Parks the caller on `key` if `validate`, run under the queue lock,
+    /// returns true; returns whether it parked.
+    pub fn park_if(key: usize, validate: impl FnOnce() -> bool) -> bool {
+        crate::park::park(key, validate, crate::runtime::g::WaitReason::Other, false).is_some()
+    }
+
+    /// Wakes one waiter on `key` with `token`; returns whether one was there.
+    pub fn unpark_one(key: usize, token: usize) -> bool {
+        crate::park::unpark_one(key, |_| token).unparked
+    }
+
+    /// Wakes every waiter on `key`; returns how many.
+    pub fn unpark_all(key: usize, token: usize) -> usize {
+        crate::park::unpark_all(key, token)
+    }
+
+    /// Waiters queued on exactly `key`.
+    pub fn waiters_on(key: usize) -> usize {
+        crate::park::waiters_on(key)
+    }
+
+    /// (MADV_GUARD_INSTALL in use, mprotect guards installed, dirty stacks pooled).
+    pub fn stack_stats() -> (bool, usize, usize) {
+        crate::stack::stats()
+    }
+
+    /// Trims the stack pools now; returns how many stacks were trimmed.
+    pub fn trim_stacks() -> usize {
+        crate::stack::trim()
+    }
+
+    /// Number of worker threads started, and how many are parked idle.
+    pub fn workers() -> (usize, usize) {
+        let r = crate::runtime::rt();
+        (r.workers_started(), r.idle_workers())
     }
 }

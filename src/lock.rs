@@ -16,12 +16,18 @@ pub(crate) struct RawLock {
 
 impl RawLock {
     pub(crate) const fn new() -> RawLock {
-        RawLock { state: AtomicU32::new(UNLOCKED) }
+        RawLock {
+            state: AtomicU32::new(UNLOCKED),
+        }
     }
 
     #[inline]
     pub(crate) fn lock(&self) {
-        if self.state.compare_exchange_weak(UNLOCKED, LOCKED, Acquire, Relaxed).is_err() {
+        if self
+            .state
+            .compare_exchange_weak(UNLOCKED, LOCKED, Acquire, Relaxed)
+            .is_err()
+        {
             self.lock_slow();
         }
     }
@@ -30,7 +36,12 @@ impl RawLock {
     fn lock_slow(&self) {
         for _ in 0..100 {
             let s = self.state.load(Relaxed);
-            if s == UNLOCKED && self.state.compare_exchange_weak(UNLOCKED, LOCKED, Acquire, Relaxed).is_ok() {
+            if s == UNLOCKED
+                && self
+                    .state
+                    .compare_exchange_weak(UNLOCKED, LOCKED, Acquire, Relaxed)
+                    .is_ok()
+            {
                 return;
             }
             if s == CONTENDED {

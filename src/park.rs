@@ -41,8 +41,11 @@ struct Bucket {
 unsafe impl Sync for Bucket {}
 
 #[allow(clippy::declare_interior_mutable_const)]
-const EMPTY_BUCKET: Bucket =
-    Bucket { lock: RawLock::new(), waiters: AtomicUsize::new(0), queues: UnsafeCell::new(ptr::null_mut()) };
+const EMPTY_BUCKET: Bucket = Bucket {
+    lock: RawLock::new(),
+    waiters: AtomicUsize::new(0),
+    queues: UnsafeCell::new(ptr::null_mut()),
+};
 static TABLE: [Bucket; BUCKETS] = [EMPTY_BUCKET; BUCKETS];
 
 fn bucket(key: usize) -> &'static Bucket {
@@ -73,8 +76,6 @@ struct Waiter {
 pub(crate) struct UnparkResult {
     /// A waiter was dequeued.
     pub unparked: bool,
-    /// More waiters remain on this key.
-    pub have_more: bool,
 }
 
 impl Bucket {
@@ -117,12 +118,12 @@ impl Bucket {
     }
 
     /// Dequeues the first waiter of `key`. # Safety: lock held.
-    unsafe fn dequeue(&self, key: usize) -> (*mut Waiter, bool) {
+    unsafe fn dequeue(&self, key: usize) -> *mut Waiter {
         // SAFETY: lock held.
         unsafe {
             let (head, link) = self.find(key);
             if head.is_null() {
-                return (ptr::null_mut(), false);
+                return ptr::null_mut();
             }
             let next = (*head).next;
             if next.is_null() {
@@ -133,7 +134,7 @@ impl Bucket {
                 *link = next;
             }
             self.waiters.fetch_sub(1, SeqCst);
-            (head, !next.is_null())
+            head
         }
     }
 
@@ -189,7 +190,12 @@ unsafe fn wake(w: *mut Waiter, token: usize) {
 /// `lifo` queues at the front (Go's semacquire with lifo, for waiters that
 /// were woken before and lost the race again). `reason` and the key show
 /// up in goroutine dumps.
-pub(crate) fn park(key: usize, validate: impl FnOnce() -> bool, reason: WaitReason, lifo: bool) -> Option<usize> {
+pub(crate) fn park(
+    key: usize,
+    validate: impl FnOnce() -> bool,
+    reason: WaitReason,
+    lifo: bool,
+) -> Option<usize> {
     let g = runtime::current_g();
     let mut node = Waiter {
         key,
@@ -242,11 +248,14 @@ pub(crate) fn park(key: usize, validate: impl FnOnce() -> bool, reason: WaitReas
 /// with what was found and returns the token for the woken waiter (so the
 /// caller can update its object's state atomically with the dequeue).
 pub(crate) fn unpark_one(key: usize, callback: impl FnOnce(UnparkResult) -> usize) -> UnparkResult {
+    let _errno = sys::ErrnoGuard::new();
     let b = bucket(key);
     b.lock.lock();
     // SAFETY: lock held.
-    let (w, have_more) = unsafe { b.dequeue(key) };
-    let res = UnparkResult { unparked: !w.is_null(), have_more };
+    let w = unsafe { b.dequeue(key) };
+    let res = UnparkResult {
+        unparked: !w.is_null(),
+    };
     let token = callback(res);
     b.lock.unlock();
     if !w.is_null() {
@@ -258,6 +267,7 @@ pub(crate) fn unpark_one(key: usize, callback: impl FnOnce(UnparkResult) -> usiz
 
 /// Wakes every waiter on `key` with `token`; returns how many.
 pub(crate) fn unpark_all(key: usize, token: usize) -> usize {
+    let _errno = sys::ErrnoGuard::new();
     let b = bucket(key);
     b.lock.lock();
     // SAFETY: lock held.
@@ -273,14 +283,6 @@ pub(crate) fn unpark_all(key: usize, token: usize) -> usize {
         }
     }
     n
-}
-
-/// Whether any waiter may be queued in `key`'s bucket (any key sharing
-/// it). SeqCst, so that "publish state, then check for waiters" pairs with
-/// park's "count myself, then validate" (Go's semaRoot.nwait).
-#[inline]
-pub(crate) fn maybe_waiters(key: usize) -> bool {
-    bucket(key).waiters.load(SeqCst) != 0
 }
 
 /// Number of waiters queued on exactly `key` (tests and dumps).

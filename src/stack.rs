@@ -100,7 +100,15 @@ struct Class {
 
 impl Class {
     const fn new(size: usize) -> Class {
-        Class { size, slot: 0, live: 0, capacity: 0, fresh: Vec::new(), dirty: Vec::new(), clean: Vec::new() }
+        Class {
+            size,
+            slot: 0,
+            live: 0,
+            capacity: 0,
+            fresh: Vec::new(),
+            dirty: Vec::new(),
+            clean: Vec::new(),
+        }
     }
 }
 
@@ -108,7 +116,9 @@ struct Pools {
     classes: Vec<Class>,
 }
 
-static POOLS: Mutex<Pools> = Mutex::new(Pools { classes: Vec::new() });
+static POOLS: Mutex<Pools> = Mutex::new(Pools {
+    classes: Vec::new(),
+});
 /// Total dirty stacks in the global pools (a hint for trimming).
 static DIRTY: AtomicUsize = AtomicUsize::new(0);
 /// Slots of the default class mapped so far (read without the lock).
@@ -194,6 +204,7 @@ pub(crate) fn reserve_default(n: usize, slack: usize) -> bool {
     if want <= DEFAULT_CAPACITY.load(Acquire) {
         return true;
     }
+    let _errno = sys::ErrnoGuard::new();
     let mut p = pools();
     let c = &mut p.classes[0];
     while c.capacity < want {
@@ -214,6 +225,7 @@ pub(crate) fn unreserve_default(n: usize) {
 
 /// Reserves a slot of a custom class for a new goroutine.
 pub(crate) fn reserve_class(class: u16) -> bool {
+    let _errno = sys::ErrnoGuard::new();
     let mut p = pools();
     let c = &mut p.classes[class as usize];
     if c.live + 1 > c.capacity && !grow(c) {
@@ -235,30 +247,44 @@ fn arm_fresh(lo: usize, size: usize, mode: GuardMode) -> Stack {
     if mode == GuardMode::Auto && MADV_GUARD.load(Relaxed) != 2 {
         // SAFETY: the guard range lies inside our slab mapping and belongs
         // to this slot only.
-        let r = unsafe { libc::madvise(guard as *mut libc::c_void, GUARD_BYTES, MADV_GUARD_INSTALL) };
+        let r =
+            unsafe { libc::madvise(guard as *mut libc::c_void, GUARD_BYTES, MADV_GUARD_INSTALL) };
         if r == 0 {
             MADV_GUARD.store(1, Relaxed);
-            return Stack { word: lo, hi: lo + size };
+            return Stack {
+                word: lo,
+                hi: lo + size,
+            };
         }
         if sys::errno() == libc::EINVAL {
             MADV_GUARD.store(2, Relaxed);
         }
     }
-    if mode != GuardMode::None && MPROTECT_GUARDS.fetch_add(1, Relaxed) < MPROTECT_BUDGET.load(Relaxed) {
+    if mode != GuardMode::None
+        && MPROTECT_GUARDS.fetch_add(1, Relaxed) < MPROTECT_BUDGET.load(Relaxed)
+    {
         // SAFETY: as above; PROT_NONE on our own guard range.
-        if unsafe { libc::mprotect(guard as *mut libc::c_void, GUARD_BYTES, libc::PROT_NONE) } == 0 {
-            return Stack { word: lo, hi: lo + size };
+        if unsafe { libc::mprotect(guard as *mut libc::c_void, GUARD_BYTES, libc::PROT_NONE) } == 0
+        {
+            return Stack {
+                word: lo,
+                hi: lo + size,
+            };
         }
     }
     // No guard: canary at the bottom.
     // SAFETY: lo is the first usable word of the slot, writable.
     unsafe { (lo as *mut usize).write(CANARY) };
-    Stack { word: lo | FLAG_CANARY, hi: lo + size }
+    Stack {
+        word: lo | FLAG_CANARY,
+        hi: lo + size,
+    }
 }
 
 /// Takes up to `n` stacks of `class` from the global pool into `out`.
 /// Never fails for a reserved goroutine: slots were mapped at spawn.
 fn take(class: u16, n: usize, out: &mut Vec<Stack>, mode: GuardMode) {
+    let _errno = sys::ErrnoGuard::new();
     let mut fresh: Vec<usize> = Vec::new();
     let size;
     {
@@ -305,7 +331,9 @@ pub(crate) struct Cache {
 
 impl Cache {
     pub(crate) fn new() -> Cache {
-        Cache { stacks: Vec::with_capacity(CACHE_MAX + 1) }
+        Cache {
+            stacks: Vec::with_capacity(CACHE_MAX + 1),
+        }
     }
 
     /// A stack of `class` for a goroutine that is about to run.
@@ -331,6 +359,7 @@ impl Cache {
     /// Takes back the stack of an exited goroutine.
     pub(crate) fn free(&mut self, class: u16, s: Stack) {
         if class != 0 {
+            let _errno = sys::ErrnoGuard::new();
             give(class, core::iter::once(s));
             unreserve_class(class);
             return;
@@ -339,6 +368,7 @@ impl Cache {
         if self.stacks.len() > CACHE_MAX {
             let keep = CACHE_MAX - BATCH;
             // Hand out the oldest (coldest) ones, keep the hot top.
+            let _errno = sys::ErrnoGuard::new();
             let moved: Vec<Stack> = self.stacks.drain(..self.stacks.len() - keep).collect();
             give(0, moved.into_iter());
         }
@@ -375,7 +405,10 @@ pub(crate) fn trim() -> usize {
             let start = victims[i].lo();
             let mut end = victims[i].hi;
             let mut j = i + 1;
-            while j < victims.len() && victims[j].lo() == end + GUARD_BYTES && victims[j].hi - victims[j].lo() + GUARD_BYTES == slot {
+            while j < victims.len()
+                && victims[j].lo() == end + GUARD_BYTES
+                && victims[j].hi - victims[j].lo() + GUARD_BYTES == slot
+            {
                 end = victims[j].hi;
                 j += 1;
             }
@@ -401,5 +434,9 @@ pub(crate) fn trim() -> usize {
 /// Counters for tests and diagnostics: (madvise guards in use?, mprotect
 /// guards installed, dirty stacks pooled).
 pub(crate) fn stats() -> (bool, usize, usize) {
-    (MADV_GUARD.load(Relaxed) == 1, MPROTECT_GUARDS.load(Relaxed), DIRTY.load(Relaxed))
+    (
+        MADV_GUARD.load(Relaxed) == 1,
+        MPROTECT_GUARDS.load(Relaxed),
+        DIRTY.load(Relaxed),
+    )
 }

@@ -7,7 +7,10 @@ use core::sync::atomic::AtomicU32;
 /// Nanoseconds on CLOCK_MONOTONIC.
 #[inline]
 pub(crate) fn now_ns() -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: clock_gettime writes the timespec we own; CLOCK_MONOTONIC is
     // always available on Linux.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
@@ -21,7 +24,10 @@ pub(crate) fn futex_wait(word: &AtomicU32, expected: u32, deadline_ns: Option<u6
     let ts;
     let tsp = match deadline_ns {
         Some(d) => {
-            ts = libc::timespec { tv_sec: (d / 1_000_000_000) as libc::time_t, tv_nsec: (d % 1_000_000_000) as libc::c_long };
+            ts = libc::timespec {
+                tv_sec: (d / 1_000_000_000) as libc::time_t,
+                tv_nsec: (d % 1_000_000_000) as libc::c_long,
+            };
             &ts as *const libc::timespec
         }
         None => core::ptr::null(),
@@ -53,7 +59,12 @@ pub(crate) fn futex_wake(word: *const AtomicU32, n: i32) {
     // SAFETY: FUTEX_WAKE does not access the memory at `word`; it only uses
     // the address as a key.
     unsafe {
-        libc::syscall(libc::SYS_futex, word, libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG, n);
+        libc::syscall(
+            libc::SYS_futex,
+            word,
+            libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
+            n,
+        );
     }
 }
 
@@ -76,6 +87,26 @@ pub(crate) fn errno() -> i32 {
 pub(crate) fn set_errno(v: i32) {
     // SAFETY: as in errno().
     unsafe { *libc::__errno_location() = v }
+}
+
+/// Restores the calling thread's errno when dropped: goro's slow paths make
+/// system calls (futex, clock) that may set errno, and a goro call must
+/// leave the caller's errno as it found it. Reads the errno location afresh
+/// at drop time, so it is right even if a goroutine migrated meanwhile.
+pub(crate) struct ErrnoGuard(i32);
+
+impl ErrnoGuard {
+    #[inline]
+    pub(crate) fn new() -> ErrnoGuard {
+        ErrnoGuard(errno())
+    }
+}
+
+impl Drop for ErrnoGuard {
+    #[inline]
+    fn drop(&mut self) {
+        set_errno(self.0);
+    }
 }
 
 /// Writes all of `bytes` to `fd`, retrying on EINTR and short writes;
@@ -107,7 +138,10 @@ pub(crate) struct StackBuf<const N: usize> {
 
 impl<const N: usize> StackBuf<N> {
     pub(crate) const fn new() -> Self {
-        Self { buf: [0; N], len: 0 }
+        Self {
+            buf: [0; N],
+            len: 0,
+        }
     }
     pub(crate) fn as_bytes(&self) -> &[u8] {
         &self.buf[..self.len]

@@ -53,8 +53,11 @@ mod layout {
 
     const _: () = assert!(FRAME_RET + 8 == FRAME_SIZE);
     const _: () = assert!(FRAME_SIZE % 16 == 0);
-    const _: () = assert!(FRAME_R15 == 8 && FRAME_RBP == FRAME_RBX + 8 && FRAME_RBX == FRAME_R12 + 8);
-    const _: () = assert!(FRAME_R12 == FRAME_R13 + 8 && FRAME_R13 == FRAME_R14 + 8 && FRAME_R14 == FRAME_R15 + 8);
+    const _: () =
+        assert!(FRAME_R15 == 8 && FRAME_RBP == FRAME_RBX + 8 && FRAME_RBX == FRAME_R12 + 8);
+    const _: () = assert!(
+        FRAME_R12 == FRAME_R13 + 8 && FRAME_R13 == FRAME_R14 + 8 && FRAME_R14 == FRAME_R15 + 8
+    );
 }
 
 #[cfg(target_arch = "aarch64")]
@@ -81,9 +84,6 @@ pub(crate) use layout::FRAME_SIZE;
 /// (keeps the trampoline's sp 16-byte aligned and gives debuggers a zeroed
 /// "caller" area).
 pub(crate) const TOP_PAD: usize = 16;
-
-/// Stack bytes a fresh goroutine's frame takes before the user function runs.
-pub(crate) const INITIAL_FRAME_BYTES: usize = FRAME_SIZE + TOP_PAD;
 
 /// Everything a fresh stack's first switch needs.
 pub(crate) struct Entry {
@@ -124,7 +124,7 @@ pub(crate) unsafe fn prepare_stack(top: usize, e: &Entry) -> usize {
         put(FRAME_R12, e.func as usize);
         put(FRAME_RBX, e.g as usize);
         put(FRAME_RBP, 0);
-        put(FRAME_RET, goro_ctx_trampoline as usize);
+        put(FRAME_RET, goro_ctx_trampoline as *const () as usize);
     }
     #[cfg(target_arch = "aarch64")]
     {
@@ -138,7 +138,7 @@ pub(crate) unsafe fn prepare_stack(top: usize, e: &Entry) -> usize {
         put(FRAME_X22, e.start as usize);
         put(FRAME_X23, e.exit as usize);
         put(FRAME_X29, 0);
-        put(FRAME_X30, goro_ctx_trampoline as usize);
+        put(FRAME_X30, goro_ctx_trampoline as *const () as usize);
     }
     sp
 }
@@ -197,19 +197,226 @@ pub(crate) fn raw_switch_roundtrips(n: u64) {
         )
     };
     assert_ne!(stack, libc::MAP_FAILED);
-    let mut pair = Pair { main_sp: 0, co_sp: 0 };
-    let p: *mut Pair = &mut pair;
-    // SAFETY: the mapping is ours, 16-byte aligned at its top.
-    pair.co_sp = unsafe {
-        prepare_stack(
-            stack as usize + SIZE,
-            &Entry { func: body, arg: p.cast(), g: core::ptr::null_mut(), start, exit },
-        )
+    let mut pair = Pair {
+        main_sp: 0,
+        co_sp: 0,
     };
+    let p: *mut Pair = &mut pair;
+    // SAFETY: the mapping is ours, 16-byte aligned at its top; from here on
+    // `pair` is only accessed through p.
+    unsafe {
+        (*p).co_sp = prepare_stack(
+            stack as usize + SIZE,
+            &Entry {
+                func: body,
+                arg: p.cast(),
+                g: core::ptr::null_mut(),
+                start,
+                exit,
+            },
+        );
+    }
     for _ in 0..n {
         // SAFETY: p's fields are valid stack pointers of live contexts.
         unsafe { goro_ctx_switch(&mut (*p).main_sp, (*p).co_sp, 0) };
     }
     // SAFETY: the bare context is parked for good; its stack can go.
     unsafe { libc::munmap(stack, SIZE) };
+}
+
+#[cfg(all(test, target_arch = "x86_64"))]
+mod tests {
+    //! The x86_64 switch alone: callee-saved registers (rbx, rbp, r12-r15)
+    //! and the MXCSR / x87 control words survive in both directions, and
+    //! transfer words travel. The check is written in assembly so that no
+    //! compiler spill can hide a lost register (the aarch64 twin of this
+    //! test is tests/c/aarch64, run under qemu).
+    use super::*;
+
+    core::arch::global_asm!(
+        ".p2align 4",
+        "goro_test_check_switch:",
+        // rdi = save, rsi = load, rdx = transfer, rcx = back ptr, r8 = salt
+        "push rbp",
+        "push rbx",
+        "push r12",
+        "push r13",
+        "push r14",
+        "push r15",
+        "sub rsp, 24",
+        "mov [rsp], rcx",
+        "mov [rsp + 8], r8",
+        "mov rbx, 0x1111",
+        "xor rbx, r8",
+        "mov rbp, 0x2222",
+        "xor rbp, r8",
+        "mov r12, 0x3333",
+        "xor r12, r8",
+        "mov r13, 0x4444",
+        "xor r13, r8",
+        "mov r14, 0x5555",
+        "xor r14, r8",
+        "mov r15, 0x6666",
+        "xor r15, r8",
+        "call goro_ctx_switch",
+        "mov rcx, [rsp]",
+        "mov [rcx], rax",
+        "mov r8, [rsp + 8]",
+        "xor eax, eax",
+        "mov r9, 0x1111",
+        "xor r9, r8",
+        "cmp rbx, r9",
+        "setne r10b",
+        "movzx r10, r10b",
+        "or rax, r10",
+        "mov r9, 0x2222",
+        "xor r9, r8",
+        "cmp rbp, r9",
+        "setne r10b",
+        "movzx r10, r10b",
+        "shl r10, 1",
+        "or rax, r10",
+        "mov r9, 0x3333",
+        "xor r9, r8",
+        "cmp r12, r9",
+        "setne r10b",
+        "movzx r10, r10b",
+        "shl r10, 2",
+        "or rax, r10",
+        "mov r9, 0x4444",
+        "xor r9, r8",
+        "cmp r13, r9",
+        "setne r10b",
+        "movzx r10, r10b",
+        "shl r10, 3",
+        "or rax, r10",
+        "mov r9, 0x5555",
+        "xor r9, r8",
+        "cmp r14, r9",
+        "setne r10b",
+        "movzx r10, r10b",
+        "shl r10, 4",
+        "or rax, r10",
+        "mov r9, 0x6666",
+        "xor r9, r8",
+        "cmp r15, r9",
+        "setne r10b",
+        "movzx r10, r10b",
+        "shl r10, 5",
+        "or rax, r10",
+        "add rsp, 24",
+        "pop r15",
+        "pop r14",
+        "pop r13",
+        "pop r12",
+        "pop rbx",
+        "pop rbp",
+        "ret",
+    );
+
+    extern "C" {
+        fn goro_test_check_switch(
+            save: *mut usize,
+            load: usize,
+            transfer: usize,
+            back: *mut usize,
+            salt: u64,
+        ) -> u64;
+    }
+
+    struct Pair {
+        main_sp: usize,
+        co_sp: usize,
+        lost: u64,
+    }
+
+    fn mxcsr() -> u32 {
+        let mut v: u32 = 0;
+        // SAFETY: stores MXCSR into a local.
+        unsafe { core::arch::asm!("stmxcsr [{}]", in(reg) &mut v, options(nostack)) };
+        v
+    }
+    fn set_mxcsr(v: u32) {
+        // SAFETY: loads a valid MXCSR value (only the rounding bits change).
+        unsafe { core::arch::asm!("ldmxcsr [{}]", in(reg) &v, options(nostack)) };
+    }
+
+    unsafe extern "C" fn start(_t: usize, _g: *mut u8) {}
+    unsafe extern "C" fn exit(_g: *mut u8) -> ! {
+        // SAFETY: never reached in this test.
+        unsafe { libc::abort() }
+    }
+    unsafe extern "C" fn body(arg: *mut libc::c_void) {
+        let p = arg as *mut Pair;
+        // This side runs with round-toward-zero; main keeps its own mode.
+        set_mxcsr((mxcsr() & !0x6000) | 0x6000);
+        let mut x = 0usize;
+        loop {
+            // SAFETY: p outlives the loop; both sides are live contexts.
+            unsafe {
+                let bad = goro_test_check_switch(
+                    &mut (*p).co_sp,
+                    (*p).main_sp,
+                    x + 1,
+                    &mut x,
+                    0x5a5a_5a5a_0000_0000,
+                );
+                if mxcsr() & 0x6000 != 0x6000 {
+                    (*p).lost |= 1 << 40;
+                }
+                (*p).lost |= bad << 8;
+            }
+        }
+    }
+
+    #[test]
+    fn callee_saved_state_survives_switches() {
+        const SIZE: usize = 64 << 10;
+        let mut stack = vec![0u8; SIZE + 16];
+        let top = (stack.as_mut_ptr() as usize + SIZE) & !15;
+        let mut pair = Pair {
+            main_sp: 0,
+            co_sp: 0,
+            lost: 0,
+        };
+        let p: *mut Pair = &mut pair;
+        // SAFETY: the buffer is ours and outlives every switch below.
+        unsafe {
+            (*p).co_sp = prepare_stack(
+                top,
+                &Entry {
+                    func: body,
+                    arg: p.cast(),
+                    g: core::ptr::null_mut(),
+                    start,
+                    exit,
+                },
+            );
+        }
+        let before = mxcsr();
+        let mut back = 0usize;
+        for i in 0..1000usize {
+            // SAFETY: both stack pointers belong to live, switched-out contexts.
+            let bad =
+                unsafe { goro_test_check_switch(&mut (*p).main_sp, (*p).co_sp, i, &mut back, 0) };
+            assert_eq!(
+                bad, 0,
+                "main lost callee-saved registers (mask {bad:#x}) at round {i}"
+            );
+            assert_eq!(back, i + 1, "transfer word");
+            assert_eq!(mxcsr(), before, "MXCSR leaked from the other context");
+            // SAFETY: p is alive.
+            assert_eq!(
+                unsafe { (*p).lost },
+                0,
+                "coroutine lost state (mask {:#x})",
+                unsafe { (*p).lost }
+            );
+        }
+    }
+
+    #[test]
+    fn raw_switch_runs() {
+        raw_switch_roundtrips(10_000);
+    }
 }

@@ -29,8 +29,12 @@ pub struct go_attr {
 pub type go_attr_t = go_attr;
 
 fn spawn_common(func: go_fn, arg: *mut c_void, stack_size: usize, name: *const c_char) -> c_int {
-    let Some(func) = func else { return libc::EINVAL };
-    if stack_size != 0 && !(crate::config::MIN_STACK..=crate::config::MAX_STACK).contains(&stack_size) {
+    let Some(func) = func else {
+        return libc::EINVAL;
+    };
+    if stack_size != 0
+        && !(crate::config::MIN_STACK..=crate::config::MAX_STACK).contains(&stack_size)
+    {
         return libc::EINVAL;
     }
     let name_copy = if name.is_null() {
@@ -43,7 +47,13 @@ fn spawn_common(func: go_fn, arg: *mut c_void, stack_size: usize, name: *const c
         }
         p
     };
-    match runtime::spawn(runtime::SpawnArgs { func, arg, stack_size, name: name_copy, on_exit: None }) {
+    match runtime::spawn(runtime::SpawnArgs {
+        func,
+        arg,
+        stack_size,
+        name: name_copy,
+        on_exit: None,
+    }) {
         Ok(()) => 0,
         Err(e) => {
             if !name_copy.is_null() {
@@ -81,10 +91,15 @@ pub extern "C" fn go_spawn(func: go_fn, arg: *mut c_void) -> c_int {
 /// `EINVAL` and no goroutine is started. `attr->name` (copied; may be NULL)
 /// shows up in goroutine dumps and fatal errors.
 ///
-/// Safety: `attr` is NULL or points to a go_attr_t whose `name` is NULL or a
+/// # Safety
+/// `attr` is NULL or points to a go_attr_t whose `name` is NULL or a
 /// NUL-terminated string.
 #[no_mangle]
-pub unsafe extern "C" fn go_spawn_ex(func: go_fn, arg: *mut c_void, attr: *const go_attr_t) -> c_int {
+pub unsafe extern "C" fn go_spawn_ex(
+    func: go_fn,
+    arg: *mut c_void,
+    attr: *const go_attr_t,
+) -> c_int {
     if attr.is_null() {
         return spawn_common(func, arg, 0, core::ptr::null());
     }
@@ -148,6 +163,21 @@ pub extern "C" fn go_maxprocs(n: c_int) -> c_int {
         return r.procs() as c_int;
     }
     r.set_procs(n as usize) as c_int
+}
+
+/// Writes one line per live goroutine to file descriptor `fd`: id, name
+/// (from go_spawn_ex), state (running / runnable / waiting), for a waiting
+/// goroutine what it waits for (mutex, rwmutex, waitgroup, once, sleep),
+/// the object's address and for how long, and the entry function
+/// (symbolised with dladdr; build with -rdynamic to name functions of the
+/// main program). The first line is `goro: N goroutines`.
+///
+/// The dump reads goroutines' states without stopping them: one that
+/// changes state meanwhile shows its old or its new state. Callable from
+/// goroutines and plain threads; not async-signal-safe.
+#[no_mangle]
+pub extern "C" fn go_dump(fd: c_int) {
+    crate::diag::dump(fd)
 }
 
 pub mod sync;

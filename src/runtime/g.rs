@@ -191,7 +191,10 @@ struct Slabs {
     slabs: Vec<GPtr>,
 }
 
-static GLOBAL: Mutex<Slabs> = Mutex::new(Slabs { free: Vec::new(), slabs: Vec::new() });
+static GLOBAL: Mutex<Slabs> = Mutex::new(Slabs {
+    free: Vec::new(),
+    slabs: Vec::new(),
+});
 
 fn global() -> std::sync::MutexGuard<'static, Slabs> {
     GLOBAL.lock().unwrap_or_else(|e| e.into_inner())
@@ -218,7 +221,11 @@ impl Drop for GCache {
 
 impl GCache {
     pub(crate) const fn new() -> GCache {
-        GCache { free: Vec::new(), id_next: 0, id_end: 0 }
+        GCache {
+            free: Vec::new(),
+            id_next: 0,
+            id_end: 0,
+        }
     }
 
     /// A fresh goroutine id, never reused in the process. Ids are handed to
@@ -245,6 +252,7 @@ impl GCache {
 
     #[cold]
     fn refill(&mut self) -> Option<*mut G> {
+        let _errno = crate::sys::ErrnoGuard::new();
         {
             let mut gl = global();
             let n = gl.free.len().min(TBATCH);
@@ -273,6 +281,7 @@ impl GCache {
 
     #[cold]
     fn spill(&mut self) {
+        let _errno = crate::sys::ErrnoGuard::new();
         let at = self.free.len() - TBATCH;
         let moved: Vec<GPtr> = self.free.drain(at..).collect();
         global().free.extend(moved);

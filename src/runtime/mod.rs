@@ -28,10 +28,12 @@ pub(crate) mod g;
 pub(crate) mod timer;
 
 use crate::arch::{self, goro_ctx_switch};
-use crate::config::{self, Config, GuardMode, MAX_PROCS};
+use crate::config::{self, Config, MAX_PROCS};
 use crate::{diag, stack, sys};
 use core::ptr;
-use core::sync::atomic::{fence, AtomicI64, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering::*};
+use core::sync::atomic::{
+    fence, AtomicI64, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering::*,
+};
 use crossbeam_deque::{Injector, Steal, Stealer, Worker as Deque};
 use g::{GPtr, Status, WaitReason, G, NOTIFIED, PARKED, PARKING, RUNNING};
 use std::sync::{Mutex, Once, OnceLock};
@@ -117,7 +119,10 @@ pub(crate) fn num_goroutine() -> i64 {
     let Some(r) = RT.get() else { return 0 };
     let n = r.started();
     let exited: u64 = (0..n).map(|i| r.worker(i).exited.load(SeqCst)).sum();
-    let spawned: u64 = THREAD_SPAWNED.load(SeqCst) + (0..n).map(|i| r.worker(i).spawned.load(SeqCst)).sum::<u64>();
+    let spawned: u64 = THREAD_SPAWNED.load(SeqCst)
+        + (0..n)
+            .map(|i| r.worker(i).spawned.load(SeqCst))
+            .sum::<u64>();
     spawned.saturating_sub(exited) as i64
 }
 
@@ -217,7 +222,9 @@ fn init() -> &'static Runtime {
         Runtime {
             cfg,
             injector: Injector::new(),
-            workers: (0..MAX_PROCS).map(|_| AtomicPtr::new(ptr::null_mut())).collect(),
+            workers: (0..MAX_PROCS)
+                .map(|_| AtomicPtr::new(ptr::null_mut()))
+                .collect(),
             nstarted: AtomicUsize::new(0),
             target: AtomicUsize::new(procs),
             nidle: AtomicUsize::new(0),
@@ -269,7 +276,9 @@ impl Runtime {
             .stack_size(512 << 10)
             .spawn(move || worker_main(w, deque));
         if let Err(e) = res {
-            diag::fatal_nogo(format_args!("cannot start worker thread goro-worker-{i}: {e}"));
+            diag::fatal_nogo(format_args!(
+                "cannot start worker thread goro-worker-{i}: {e}"
+            ));
         }
     }
 
@@ -286,7 +295,10 @@ impl Runtime {
             for i in old..n {
                 if i < self.started() {
                     let w = self.worker(i);
-                    if w.word.compare_exchange(RETIRED, AWAKE_PLAIN, SeqCst, Relaxed).is_ok() {
+                    if w.word
+                        .compare_exchange(RETIRED, AWAKE_PLAIN, SeqCst, Relaxed)
+                        .is_ok()
+                    {
                         sys::futex_wake(&w.word, 1);
                     }
                 } else {
@@ -356,11 +368,6 @@ impl Runtime {
         self.started()
     }
 
-    /// Worker `i`'s shared state (tests and diagnostics).
-    pub(crate) fn worker_at(&self, i: usize) -> Option<&'static Worker> {
-        (i < self.started()).then(|| self.worker(i))
-    }
-
     /// Number of workers currently parked idle.
     pub(crate) fn idle_workers(&self) -> usize {
         self.nidle.load(SeqCst)
@@ -377,6 +384,7 @@ pub(crate) fn wakep() {
     if r.nspinning.compare_exchange(0, 1, SeqCst, Relaxed).is_err() {
         return;
     }
+    let _errno = sys::ErrnoGuard::new();
     match r.idle_pop() {
         Some(i) => {
             let w = r.worker(i);
@@ -466,10 +474,17 @@ unsafe fn prepare_fresh(l: *mut Local, g: *mut G) {
             let s = (*l).stacks.alloc((*g).class.get(), mode);
             (*g).stack.set(s);
             // SAFETY (entry): `entry` was stored from a non-null go_fn.
-            let func: arch::EntryFn = core::mem::transmute::<usize, arch::EntryFn>((*g).entry.load(Relaxed));
+            let func: arch::EntryFn =
+                core::mem::transmute::<usize, arch::EntryFn>((*g).entry.load(Relaxed));
             let sp = arch::prepare_stack(
                 s.hi,
-                &arch::Entry { func, arg: (*g).arg.get(), g: g.cast(), start: g_start, exit: g_exit },
+                &arch::Entry {
+                    func,
+                    arg: (*g).arg.get(),
+                    g: g.cast(),
+                    start: g_start,
+                    exit: g_exit,
+                },
             );
             (*g).sp.set(sp);
         }
@@ -558,7 +573,7 @@ unsafe fn steal_injector(l: *mut Local) -> Option<*mut G> {
 }
 
 fn fire_timers(now: u64) {
-    rt().timers.fire(now, |g| ready_as(g.0, false));
+    rt().timers.fire(now, |g| ready(g.0));
 }
 
 /// Steals from other workers: rounds over all of them from a random start;
@@ -682,7 +697,10 @@ unsafe fn idle_park(l: *mut Local) {
             leave_idle(l);
             return;
         }
-        let owner = r.timer_sleeper.compare_exchange(0, w.index + 1, SeqCst, Relaxed).is_ok();
+        let owner = r
+            .timer_sleeper
+            .compare_exchange(0, w.index + 1, SeqCst, Relaxed)
+            .is_ok();
         loop {
             if w.word.load(SeqCst) != SLEEPING {
                 break;
@@ -810,7 +828,9 @@ pub(crate) fn ready(g: *mut G) {
             ready_as(g, true);
         }
         PARKING => {}
-        _ => diag::fatal_nogo(format_args!("internal error: goroutine woken twice (state {old})")),
+        _ => diag::fatal_nogo(format_args!(
+            "internal error: goroutine woken twice (state {old})"
+        )),
     }
 }
 
@@ -853,7 +873,11 @@ unsafe fn after_switch_on(l: *mut Local, t: usize) {
 unsafe fn park_commit(g: *mut G) {
     // SAFETY: g is off its stack; see ready().
     unsafe {
-        if (*g).state.compare_exchange(PARKING, PARKED, AcqRel, Acquire).is_err() {
+        if (*g)
+            .state
+            .compare_exchange(PARKING, PARKED, AcqRel, Acquire)
+            .is_err()
+        {
             (*g).state.store(RUNNING, Relaxed);
             ready_as(g, false);
         }
@@ -878,7 +902,7 @@ unsafe fn reclaim(l: *mut Local, g: *mut G) {
         (*g).stack.set(stack::Stack::EMPTY);
         let name = (*g).name.swap(0, Relaxed);
         if name != 0 {
-            libc::free(name as *mut libc::c_void);
+            diag::free_name(name);
         }
         (*l).gc.free(g);
     }
@@ -897,28 +921,29 @@ unsafe fn check_stack(g: *mut G) {
 
 /// Switches from the running goroutine `cur` to the next runnable one (or
 /// to g0), handing `action` to whoever resumes. Returns when `cur` runs
-/// again, possibly on another thread.
+/// again, possibly on another thread, with errno set to `errno`.
 #[inline(never)]
-unsafe fn switch_out(cur: *mut G, action: usize) {
+unsafe fn switch_out(cur: *mut G, action: usize, errno: i32) {
     // SAFETY: cur is the goroutine running on this thread; l is fetched
     // afresh (we may have migrated since the last switch).
     unsafe {
         let l = local();
         let next = pick_next(l);
-        switch_to(l, cur, next, action);
+        switch_to(l, cur, next, action, errno);
     }
 }
 
 /// Switches from `cur` to `next` (null: this worker's g0) with `action`.
-/// Preserves the goroutine's errno: it is saved here and restored on the
-/// thread where the goroutine resumes.
+/// `errno` is the goroutine's errno as it was when it entered goro (the
+/// caller saved it before any system call goro made): it is restored on
+/// the thread where the goroutine resumes, so a goroutine's errno is its
+/// own across goro calls that park or migrate it.
 #[inline(always)]
-unsafe fn switch_to(l: *mut Local, cur: *mut G, next: *mut G, action: usize) {
+unsafe fn switch_to(l: *mut Local, cur: *mut G, next: *mut G, action: usize, errno: i32) {
     // SAFETY: l is this thread's Local, cur the goroutine running here,
     // next (if any) a runnable goroutine this thread just dequeued.
     unsafe {
         check_stack(cur);
-        let errno = *(*l).errno;
         let to = if next.is_null() {
             (*l).current = ptr::null_mut();
             (*l).g0_sp
@@ -956,9 +981,11 @@ unsafe extern "C" fn g_exit(g: *mut u8) -> ! {
             (*g).on_exit.set(None);
             f((*g).on_exit_arg.get());
         }
-        switch_out(g, g as usize | T_EXIT);
+        switch_out(g, g as usize | T_EXIT, 0);
     }
-    diag::fatal_nogo(format_args!("internal error: an exited goroutine was resumed"))
+    diag::fatal_nogo(format_args!(
+        "internal error: an exited goroutine was resumed"
+    ))
 }
 
 /// The stack class for a requested size (0 = default): EINVAL outside
@@ -971,7 +998,11 @@ fn stack_class(stack_size: usize) -> Result<u16, i32> {
         return Err(libc::EINVAL);
     }
     let s = config::round_stack(stack_size);
-    Ok(if s == rt().cfg.stack_size { 0 } else { stack::class_of(s) })
+    Ok(if s == rt().cfg.stack_size {
+        0
+    } else {
+        stack::class_of(s)
+    })
 }
 
 /// How a goroutine is created: everything but the function is optional.
@@ -995,7 +1026,12 @@ pub(crate) fn spawn(a: SpawnArgs) -> Result<(), i32> {
     unsafe { spawn_with(a, &mut *gc, &mut *quota, worker) }
 }
 
-fn spawn_with(a: SpawnArgs, gc: &mut g::GCache, quota: &mut usize, worker: Option<&'static Worker>) -> Result<(), i32> {
+fn spawn_with(
+    a: SpawnArgs,
+    gc: &mut g::GCache,
+    quota: &mut usize,
+    worker: Option<&'static Worker>,
+) -> Result<(), i32> {
     let r = rt();
     let class = stack_class(a.stack_size)?;
     if class == 0 {
@@ -1051,7 +1087,10 @@ fn spawn_with(a: SpawnArgs, gc: &mut g::GCache, quota: &mut usize, worker: Optio
 /// spawn from a TLS destructor): use throw-away caches.
 #[cold]
 fn spawn_without_tls(a: SpawnArgs) -> Result<(), i32> {
-    let mut ctx = PlainCtx { gc: g::GCache::new(), quota: 0 };
+    let mut ctx = PlainCtx {
+        gc: g::GCache::new(),
+        quota: 0,
+    };
     spawn_with(a, &mut ctx.gc, &mut ctx.quota, None)
 }
 
@@ -1066,10 +1105,14 @@ pub(crate) fn yield_now() {
     }
     // SAFETY: l is this worker's Local; current is the running goroutine.
     unsafe {
+        let errno = *(*l).errno;
         let cur = (*l).current;
         let next = pick_next(l);
         if !next.is_null() || must_retire(l) {
-            switch_to(l, cur, next, cur as usize | T_YIELD);
+            switch_to(l, cur, next, cur as usize | T_YIELD, errno);
+        } else {
+            // pick_next may have made system calls (timers, wake-ups).
+            *(*l).errno = errno;
         }
     }
 }
@@ -1080,6 +1123,7 @@ pub(crate) fn sleep(ns: i64) {
     if ns <= 0 {
         return;
     }
+    let errno = sys::errno();
     let deadline = sys::now_ns().saturating_add(ns as u64);
     let g = current_g();
     if g.is_null() {
@@ -1088,8 +1132,14 @@ pub(crate) fn sleep(ns: i64) {
             tv_nsec: (deadline % 1_000_000_000) as libc::c_long,
         };
         // SAFETY: ts is a valid absolute time; we retry on EINTR.
-        while unsafe { libc::clock_nanosleep(libc::CLOCK_MONOTONIC, libc::TIMER_ABSTIME, &ts, ptr::null_mut()) }
-            == libc::EINTR
+        while unsafe {
+            libc::clock_nanosleep(
+                libc::CLOCK_MONOTONIC,
+                libc::TIMER_ABSTIME,
+                &ts,
+                ptr::null_mut(),
+            )
+        } == libc::EINTR
         {}
         return;
     }
@@ -1098,7 +1148,7 @@ pub(crate) fn sleep(ns: i64) {
         (*g).deadline.set(deadline);
         begin_wait(g, WaitReason::Sleep, 0);
         (*g).state.store(PARKING, Relaxed);
-        switch_out(g, g as usize | T_SLEEP);
+        switch_out(g, g as usize | T_SLEEP, errno);
         end_wait(g);
     }
 }
@@ -1124,7 +1174,10 @@ unsafe fn end_wait(g: *mut G) {
 
 /// A cheap clock for "waiting since" (CLOCK_MONOTONIC_COARSE).
 pub(crate) fn coarse_now() -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: writes our timespec.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut ts) };
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
@@ -1140,14 +1193,9 @@ pub(crate) unsafe fn park_current(g: *mut G) {
         if (*g).state.load(Acquire) == NOTIFIED {
             (*g).state.store(RUNNING, Relaxed);
         } else {
-            switch_out(g, g as usize | T_PARK);
+            switch_out(g, g as usize | T_PARK, sys::errno());
         }
         end_wait(g);
         (*g).set_status(Status::Running);
     }
-}
-
-/// Stack guard mode in effect (tests).
-pub(crate) fn guard_mode() -> GuardMode {
-    rt().cfg.guard
 }

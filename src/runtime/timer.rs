@@ -19,7 +19,11 @@ pub(crate) struct Timers {
 
 impl Timers {
     pub(crate) const fn new() -> Timers {
-        Timers { heap: Mutex::new(BinaryHeap::new()), seq: AtomicU64::new(0), next: AtomicU64::new(NONE) }
+        Timers {
+            heap: Mutex::new(BinaryHeap::new()),
+            seq: AtomicU64::new(0),
+            next: AtomicU64::new(NONE),
+        }
     }
 
     fn heap(&self) -> std::sync::MutexGuard<'_, BinaryHeap<Reverse<(u64, u64, usize)>>> {

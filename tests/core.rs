@@ -1,0 +1,457 @@
+//! The runtime core, hammered from goroutines and plain threads under
+//! GOMAXPROCS 1 and 2, with exact counts.
+
+mod common;
+
+use common::*;
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering::*};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[test]
+fn spawn_from_goroutines_and_threads_exact_counts() {
+    for procs in [1, 2] {
+        with_procs(procs, || {
+            const THREADS: usize = 4;
+            const PER_THREAD: usize = 5_000;
+            let count = Arc::new(AtomicUsize::new(0));
+            let hs: Vec<_> = (0..THREADS)
+                .map(|_| {
+                    let count = count.clone();
+                    std::thread::spawn(move || {
+                        for _ in 0..PER_THREAD {
+                            let c = count.clone();
+                            go(move || {
+                                // Each goroutine spawns two children.
+                                for _ in 0..2 {
+                                    let c = c.clone();
+                                    go(move || {
+                                        c.fetch_add(1, Relaxed);
+                                    });
+                                }
+                                c.fetch_add(1, Relaxed);
+                            });
+                        }
+                    })
+                })
+                .collect();
+            for h in hs {
+                h.join().unwrap();
+            }
+            wait_count(&count, THREADS * PER_THREAD * 3);
+            wait_no_goroutines();
+            assert_eq!(count.load(SeqCst), THREADS * PER_THREAD * 3);
+        });
+    }
+}
+
+#[test]
+fn ids_are_unique_and_zero_on_threads() {
+    assert_eq!(goro::go_id(), 0);
+    with_procs(2, || {
+        const N: usize = 10_000;
+        let ids = Arc::new(std::sync::Mutex::new(Vec::with_capacity(N)));
+        let done = Arc::new(AtomicUsize::new(0));
+        for _ in 0..N {
+            let (ids, done) = (ids.clone(), done.clone());
+            go(move || {
+                let id = goro::go_id();
+                assert_ne!(id, 0);
+                goro::go_yield();
+                assert_eq!(goro::go_id(), id, "id changed across a yield");
+                ids.lock().unwrap().push(id);
+                done.fetch_add(1, SeqCst);
+            });
+        }
+        wait_count(&done, N);
+        let mut v = ids.lock().unwrap().clone();
+        v.sort();
+        v.dedup();
+        assert_eq!(v.len(), N, "duplicate goroutine ids");
+    });
+}
+
+#[test]
+fn spawn_errors() {
+    assert_eq!(goro::go_spawn(None, std::ptr::null_mut()), libc::EINVAL);
+    for bad in [1usize, 4096, (16 << 10) - 1, (1 << 30) + 1, usize::MAX] {
+        assert_eq!(go_ex(bad, None, || {}), libc::EINVAL, "stack size {bad}");
+    }
+    // SAFETY: a NULL attr is allowed.
+    assert_eq!(
+        unsafe { goro::go_spawn_ex(None, std::ptr::null_mut(), std::ptr::null()) },
+        libc::EINVAL
+    );
+    let done = Arc::new(AtomicUsize::new(0));
+    for ok in [16usize << 10, 100_000, 1 << 20] {
+        let d = done.clone();
+        assert_eq!(
+            go_ex(ok, Some(c"sized"), move || {
+                d.fetch_add(1, SeqCst);
+            }),
+            0
+        );
+    }
+    wait_count(&done, 3);
+}
+
+#[test]
+fn big_stack_is_usable() {
+    with_procs(2, || {
+        let done = Arc::new(AtomicUsize::new(0));
+        let d = done.clone();
+        // 512 KiB of locals on a 1 MiB stack.
+        assert_eq!(
+            go_ex(1 << 20, Some(c"big"), move || {
+                let mut buf = [0u8; 512 << 10];
+                for (i, b) in buf.iter_mut().enumerate().step_by(4096) {
+                    *b = (i / 4096) as u8 | 1;
+                }
+                let s: u64 = std::hint::black_box(&buf).iter().map(|&b| b as u64).sum();
+                assert!(s > 0);
+                d.fetch_add(1, SeqCst);
+            }),
+            0
+        );
+        wait_count(&done, 1);
+    });
+}
+
+/// Trap 1: per-worker state must be re-read after every switch. A goroutine
+/// that migrates must see the worker it is running on now.
+#[test]
+fn thread_local_state_after_migration() {
+    with_procs(2, || {
+        const G: usize = 32;
+        const ROUNDS: usize = 3_000;
+        let done = Arc::new(AtomicUsize::new(0));
+        let migrations = Arc::new(AtomicUsize::new(0));
+        for i in 0..G {
+            let (done, migrations) = (done.clone(), migrations.clone());
+            go(move || {
+                let mut last = goro::__test::gettid();
+                for r in 0..ROUNDS {
+                    match (i + r) % 3 {
+                        0 => goro::go_yield(),
+                        1 => goro::go_sleep(1),
+                        _ => goro::go_sleep(1000),
+                    }
+                    let tid = goro::__test::gettid();
+                    assert_eq!(
+                        goro::__test::worker_tid_seen(),
+                        tid,
+                        "stale worker state after a switch"
+                    );
+                    if tid != last {
+                        migrations.fetch_add(1, Relaxed);
+                        last = tid;
+                    }
+                }
+                done.fetch_add(1, SeqCst);
+            });
+        }
+        wait_count(&done, G);
+        // Not a timing assertion: with two workers and sleeps, goroutines do
+        // move; if none ever did, the test proved nothing.
+        assert!(
+            migrations.load(SeqCst) > 0,
+            "no goroutine migrated; test is vacuous"
+        );
+    });
+}
+
+/// Trap 2: a waker that unparks a goroutine as soon as it is queued, often
+/// before its switch-out finished, from another worker and from a thread.
+#[test]
+fn woken_before_switched_out() {
+    for procs in [1, 2] {
+        with_procs(procs, || {
+            const ROUNDS: usize = 20_000;
+            let key = Box::leak(Box::new(0u64)) as *const u64 as usize;
+            let done = Arc::new(AtomicUsize::new(0));
+            let turn = Arc::new(AtomicUsize::new(0));
+            // Goroutine side: parks ROUNDS times.
+            {
+                let (done, turn) = (done.clone(), turn.clone());
+                go(move || {
+                    for r in 0..ROUNDS {
+                        let token = goro::__test::park(key);
+                        assert_eq!(token, r, "wrong token");
+                        turn.store(r + 1, SeqCst);
+                    }
+                    done.fetch_add(1, SeqCst);
+                });
+            }
+            // Waker: half from a goroutine, half from a plain thread,
+            // unparking the instant the waiter is queued.
+            let waker = move |from: usize, to: usize, turn: Arc<AtomicUsize>| {
+                for r in from..to {
+                    while turn.load(SeqCst) != r {
+                        std::hint::spin_loop();
+                        if goro::go_id() != 0 {
+                            goro::go_yield();
+                        }
+                    }
+                    while !goro::__test::unpark_one(key, r) {
+                        std::hint::spin_loop();
+                        if goro::go_id() != 0 {
+                            goro::go_yield();
+                        }
+                    }
+                }
+            };
+            {
+                let (done, turn) = (done.clone(), turn.clone());
+                go(move || {
+                    waker(0, ROUNDS / 2, turn);
+                    done.fetch_add(1, SeqCst);
+                });
+            }
+            let t = turn.clone();
+            std::thread::spawn(move || waker(ROUNDS / 2, ROUNDS, t))
+                .join()
+                .unwrap();
+            wait_count(&done, 2);
+            assert_eq!(turn.load(SeqCst), ROUNDS);
+        });
+    }
+}
+
+/// A thread parks on the same queue as goroutines; wakes reach both kinds.
+#[test]
+fn threads_and_goroutines_share_wait_queues() {
+    with_procs(2, || {
+        static GATE: Gate = Gate::new();
+        let woke = Arc::new(AtomicUsize::new(0));
+        const G: usize = 500;
+        for _ in 0..G {
+            let w = woke.clone();
+            go(move || {
+                GATE.wait();
+                w.fetch_add(1, SeqCst);
+            });
+        }
+        let hs: Vec<_> = (0..4)
+            .map(|_| {
+                let w = woke.clone();
+                std::thread::spawn(move || {
+                    GATE.wait();
+                    w.fetch_add(1, SeqCst);
+                })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(20));
+        assert_eq!(woke.load(SeqCst), 0, "someone passed a closed gate");
+        GATE.open();
+        for h in hs {
+            h.join().unwrap();
+        }
+        wait_count(&woke, G + 4);
+    });
+}
+
+/// errno is the goroutine's own across parks and migrations.
+#[test]
+fn errno_survives_switches() {
+    with_procs(2, || {
+        const G: usize = 16;
+        let done = Arc::new(AtomicUsize::new(0));
+        for i in 0..G {
+            let done = done.clone();
+            go(move || {
+                let mine = 1000 + i as i32;
+                for r in 0..500 {
+                    // SAFETY: writes this thread's errno.
+                    unsafe { *libc::__errno_location() = mine };
+                    if r % 2 == 0 {
+                        goro::go_yield();
+                    } else {
+                        goro::go_sleep(1000);
+                    }
+                    // SAFETY: reads this thread's errno (re-evaluated after the call).
+                    assert_eq!(unsafe { *libc::__errno_location() }, mine);
+                }
+                done.fetch_add(1, SeqCst);
+            });
+        }
+        wait_count(&done, G);
+    });
+}
+
+/// A sleeping goroutine parks; it never holds its worker. With one worker,
+/// a goroutine that sleeps 200 ms lets another finish first.
+#[test]
+fn sleep_parks_the_goroutine_not_the_worker() {
+    with_procs(1, || {
+        let order = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let done = Arc::new(AtomicUsize::new(0));
+        let t0 = Instant::now();
+        {
+            let (order, done) = (order.clone(), done.clone());
+            go(move || {
+                goro::go_sleep(200_000_000);
+                order.lock().unwrap().push("sleeper");
+                done.fetch_add(1, SeqCst);
+            });
+        }
+        {
+            let (order, done) = (order.clone(), done.clone());
+            go(move || {
+                goro::go_yield();
+                order.lock().unwrap().push("worker");
+                done.fetch_add(1, SeqCst);
+            });
+        }
+        wait_count(&done, 2);
+        assert_eq!(*order.lock().unwrap(), vec!["worker", "sleeper"]);
+        // A lower bound only (correctness of the timer, not a speed target).
+        assert!(t0.elapsed() >= Duration::from_millis(200));
+        // go_sleep(<= 0) returns at once, also on a thread.
+        goro::go_sleep(0);
+        goro::go_sleep(-5);
+        let t = Instant::now();
+        goro::go_sleep(20_000_000);
+        assert!(t.elapsed() >= Duration::from_millis(20));
+    });
+}
+
+/// Many sleepers with different deadlines all wake, each not before its time.
+#[test]
+fn many_timers() {
+    with_procs(2, || {
+        const G: usize = 2_000;
+        let done = Arc::new(AtomicUsize::new(0));
+        let early = Arc::new(AtomicUsize::new(0));
+        for i in 0..G {
+            let (done, early) = (done.clone(), early.clone());
+            go(move || {
+                let ns = ((i * 7919) % 50) as i64 * 1_000_000;
+                let t = Instant::now();
+                goro::go_sleep(ns);
+                if t.elapsed() < Duration::from_nanos(ns as u64) {
+                    early.fetch_add(1, SeqCst);
+                }
+                done.fetch_add(1, SeqCst);
+            });
+        }
+        wait_count(&done, G);
+        assert_eq!(early.load(SeqCst), 0);
+    });
+}
+
+fn worker_threads() -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|e| std::fs::read_to_string(e.ok()?.path().join("comm")).ok())
+        .filter(|c| c.starts_with("goro-worker-"))
+        .count()
+}
+
+#[test]
+fn maxprocs_changes_at_run_time() {
+    with_procs(2, || {
+        assert_eq!(goro::go_maxprocs(0), 2);
+        assert_eq!(goro::go_maxprocs(-1), 2);
+        assert_eq!(goro::go_maxprocs(4), 2);
+        let t = Instant::now();
+        while worker_threads() < 4 {
+            assert!(
+                t.elapsed() < Duration::from_secs(10),
+                "workers did not start"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let run = |n: usize| {
+            let done = Arc::new(AtomicUsize::new(0));
+            for i in 0..n {
+                let d = done.clone();
+                go(move || {
+                    for _ in 0..(i % 5) {
+                        goro::go_yield();
+                    }
+                    d.fetch_add(1, SeqCst);
+                });
+            }
+            wait_count(&done, n);
+        };
+        run(20_000);
+        assert_eq!(goro::go_maxprocs(1), 4);
+        run(20_000);
+        // Goroutines busy on retired workers still finish; only one worker
+        // runs goroutines now: two goroutines that spin-wait for each other
+        // with go_yield still make progress (yield passes the worker on).
+        let flag = Arc::new(AtomicUsize::new(0));
+        let done = Arc::new(AtomicUsize::new(0));
+        for me in 0..2 {
+            let (flag, done) = (flag.clone(), done.clone());
+            go(move || {
+                for r in 0..1000 {
+                    while flag.load(SeqCst) % 2 != me {
+                        goro::go_yield();
+                    }
+                    let _ = r;
+                    flag.fetch_add(1, SeqCst);
+                }
+                done.fetch_add(1, SeqCst);
+            });
+        }
+        wait_count(&done, 2);
+        assert_eq!(goro::go_maxprocs(3), 1);
+        run(20_000);
+        assert_eq!(goro::go_maxprocs(2), 3);
+    });
+}
+
+#[test]
+fn num_goroutine_tracks_live_goroutines() {
+    with_procs(2, || {
+        wait_no_goroutines();
+        static GATE: Gate = Gate::new();
+        let started = Arc::new(AtomicUsize::new(0));
+        const N: usize = 3_000;
+        for _ in 0..N {
+            let s = started.clone();
+            go(move || {
+                s.fetch_add(1, SeqCst);
+                GATE.wait();
+            });
+        }
+        // Exact while they are all parked.
+        assert_eq!(goro::go_num_goroutine(), N as i64);
+        wait_count(&started, N);
+        assert_eq!(goro::go_num_goroutine(), N as i64);
+        GATE.open();
+        wait_no_goroutines();
+        assert_eq!(goro::go_num_goroutine(), 0);
+    });
+}
+
+/// Goroutines that keep yielding, with other work queued behind them: the
+/// queued goroutines still run (no starvation by yielders).
+#[test]
+fn yielders_do_not_starve_the_queue() {
+    with_procs(1, || {
+        let stop = Arc::new(AtomicI64::new(0));
+        let done = Arc::new(AtomicUsize::new(0));
+        for _ in 0..2 {
+            let (stop, done) = (stop.clone(), done.clone());
+            go(move || {
+                while stop.load(SeqCst) == 0 {
+                    goro::go_yield();
+                }
+                done.fetch_add(1, SeqCst);
+            });
+        }
+        // Spawned from a plain thread: they land in the global queue.
+        let ran = Arc::new(AtomicUsize::new(0));
+        for _ in 0..100 {
+            let r = ran.clone();
+            go(move || {
+                r.fetch_add(1, SeqCst);
+            });
+        }
+        wait_count(&ran, 100);
+        stop.store(1, SeqCst);
+        wait_count(&done, 2);
+    });
+}
