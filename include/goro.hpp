@@ -228,9 +228,17 @@ inline constexpr bool invocable_v =
 template <class Start, class F, class... Args>
 void start_or_throw(Start start, const char *what, F &&f, Args &&...args) {
     using T = task_for<F, Args...>;
+#if GORO_HPP_EXCEPTIONS
     std::unique_ptr<T> t(new T(std::forward<F>(f), std::forward<Args>(args)...));
+#else
+    std::unique_ptr<T> t(new (std::nothrow) T(std::forward<F>(f), std::forward<Args>(args)...));
+    if (!t) fatal(what, ENOMEM);
+#endif
     int err = start(&T::entry, static_cast<void *>(t.get()));
-    if (err != 0) spawn_failed(err, what);
+    if (err != 0) {
+        t.reset();
+        spawn_failed(err, what);
+    }
     t.release(); /* the goroutine owns it now */
 }
 
