@@ -22,8 +22,10 @@
  * Example (Go tour's SafeCounter):
  *
  *     #include <goro.hpp>
+ *     #include <cstdio>
  *     #include <map>
  *     #include <mutex>
+ *     #include <string>
  *
  *     struct SafeCounter {
  *         go::mutex mu;

@@ -58,6 +58,12 @@ run() {
 expect_line() { grep -qxF -- "$2" "$1" || { echo "--- $1:" >&2; cat "$1" >&2; fail "expected the line '$2'"; }; }
 needed() { readelf -d "$1" | sed -n 's/.*(NEEDED).*\[\(.*\)\].*/\1/p'; }
 
+missing=()
+for tool in "$CC" "$CXX" cmake make pkg-config readelf nm ldd timeout; do
+    command -v "$tool" >/dev/null || missing+=("$tool")
+done
+[ ${#missing[@]} -eq 0 ] || fail "missing tools: ${missing[*]} (Debian: apt-get install pkg-config cmake g++ binutils)"
+
 version=$(sed -n '/^\[package\]/,/^\[/s/^version *= *"\([^"]*\)".*/\1/p' Cargo.toml | head -n 1)
 major=${version%%.*}
 [ -f target/release/libgoro.so ] && [ -f target/release/libgoro.a ] ||
