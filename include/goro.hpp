@@ -14,6 +14,7 @@
  *   go::id()                   the goroutine's id (0 on a plain thread)
  *   go::num_goroutine()        runtime.NumGoroutine()
  *   go::maxprocs(n)            runtime.GOMAXPROCS(n)
+ *   go::dump(fd)               a line per live goroutine (go_dump)
  *   go::mutex                  sync.Mutex    (Lockable)
  *   go::rwmutex                sync.RWMutex  (Lockable + SharedLockable)
  *   go::waitgroup              sync.WaitGroup (add, done, wait, go)
@@ -331,6 +332,16 @@ inline std::int64_t num_goroutine() noexcept { return go_num_goroutine(); }
 
 /** runtime.GOMAXPROCS(n): sets the worker count if n > 0; returns the previous one. */
 inline int maxprocs(int n = 0) noexcept { return go_maxprocs(n); }
+
+/**
+ * Writes one line per live goroutine (id, name, state, what it waits for,
+ * entry function) to file descriptor fd, stderr by default (see go_dump).
+ * A goroutine started by goro.hpp shows goro.hpp's entry function, a
+ * go::detail::task<...>::entry instantiation that dladdr cannot name when
+ * it wraps a lambda (a local type): name goroutines with go::spawn_ex to
+ * tell them apart.
+ */
+inline void dump(int fd = 2) noexcept { go_dump(fd); }
 
 /**
  * sync.Mutex, as a C++ Lockable (std::lock_guard, std::unique_lock,

@@ -256,6 +256,27 @@ static void helpers(void) {
     }
 }
 
+// go::dump lists a goroutine under the name given to go::spawn_ex.
+static void dump_names(void) {
+    std::atomic<int> started{0}, release{0};
+    go::spawn_ex(go::attr{0, "cxx-dump-test"}, [&] {
+        started++;
+        while (release.load() == 0) go::sleep(1ms);
+    });
+    wait_for(started, 1);
+    FILE *f = tmpfile();
+    CHECK(f != NULL);
+    go::dump(fileno(f));
+    release = 1;
+    rewind(f);
+    static char buf[1 << 16];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = 0;
+    fclose(f);
+    CHECK(std::strstr(buf, "goro: ") == buf);
+    CHECK(std::strstr(buf, "cxx-dump-test") != nullptr);
+}
+
 // ---- death cases: an exception escaping a goroutine ------------------------------
 
 static void escape_std_exception(void) {
@@ -288,6 +309,7 @@ static const struct goro_case cases[] = {
     {"exceptions_inside_goroutine", exceptions_inside_goroutine, NULL},
     {"sleep_and_yield", sleep_and_yield, NULL},
     {"helpers", helpers, NULL},
+    {"dump_names", dump_names, NULL},
     // Each child dies once per entry: one entry checks the start of the line,
     // the other its end (the goroutine id in between is not predictable).
     {"escape_std_exception", escape_std_exception,

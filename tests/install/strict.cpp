@@ -55,6 +55,7 @@ int strict_all(void) {
     go::sleep(std::chrono::hours::max());
     go::sleep_until(std::chrono::steady_clock::now());
     go::yield();
+    go::dump();
     (void)go_mutex_trylock(mu.native_handle());
     return e + static_cast<int>(go::id()) + static_cast<int>(go::num_goroutine()) + go::maxprocs() +
            go::maxprocs(2);
