@@ -158,6 +158,14 @@ def fmt(v):
     return f"{v:.3g}"
 
 
+def ratio_text(r):
+    if r >= 10:
+        return f"{r:.0f}×"
+    if r >= 0.1:
+        return f"{r:.2f}×"
+    return f"{r:.2g}×"
+
+
 def short_n(n):
     if n >= 1000000 and n % 1000000 == 0:
         return f"{n // 1000000}M"
@@ -199,9 +207,11 @@ def cell_text(c, show_n=None):
     return t + marks
 
 
-# Headline rows: (label, unit, {system: (case, metric)}, per_n)
-# per_n: the metric is a total over n goroutines; ratios across different n
-# are then taken per goroutine.
+# Headline rows: (label, unit, {system: (case, metric)}, kind)
+# kind: "unit"  a per-goroutine / per-op metric: ratios across sizes are fine;
+#       "total" a total over n goroutines: across sizes, ratios per goroutine;
+#       "abs"   an absolute amount (peak RSS): no ratio across sizes;
+#       "info"  shown for the record, no ratio (near zero but for threads).
 def headline_rows(mode):
     s = sizes(mode)
     top = s["sweep"][-1]
@@ -210,29 +220,29 @@ def headline_rows(mode):
     all4 = lambda case, metric, pcase=None: {  # noqa: E731
         "goro": (case, metric), "go": (case, metric), "boost": (case, metric),
         "pthread": (pcase or case, metric)}
+    ops = short_n(s["ops"])
     return [
         (f"W1 spawn+join {tn}, spawned from a goroutine", "ns/goroutine",
-         all4(f"W1/{top}", "ns_per_goroutine", f"W1/{thr}"), False),
+         all4(f"W1/{top}", "ns_per_goroutine", f"W1/{thr}"), "unit"),
         (f"W1 spawn+join {tn}, spawned from the main thread", "ns/goroutine",
-         {"goro": (f"W1main/{top}", "ns_per_goroutine"), "pthread": (f"W1/{thr}", "ns_per_goroutine")}, False),
-        (f"W1 peak RSS ({tn}, from a goroutine)", "MiB", all4(f"W1/{top}", "peak_rss_mib", f"W1/{thr}"), False),
+         {"goro": (f"W1main/{top}", "ns_per_goroutine"), "pthread": (f"W1/{thr}", "ns_per_goroutine")}, "unit"),
+        (f"W1 peak RSS ({tn}, from a goroutine)", "MiB", all4(f"W1/{top}", "peak_rss_mib", f"W1/{thr}"), "abs"),
         (f"W2 memory per parked goroutine ({tn}), VmRSS", "bytes",
-         all4(f"W2/{top}", "rss_bytes_per_goroutine", f"W2/{thr}"), False),
-        (f"W2 page tables per parked goroutine, VmPTE", "bytes",
-         all4(f"W2/{top}", "pte_bytes_per_goroutine", f"W2/{thr}"), False),
-        (f"W2 kernel stack per parked goroutine (system-wide KernelStack)", "bytes",
-         all4(f"W2/{top}", "kstack_bytes_per_goroutine", f"W2/{thr}"), False),
-        (f"W2 spawn {tn} + all parked", "s", all4(f"W2/{top}", "spawn_park_s", f"W2/{thr}"), True),
-        (f"W2 release {tn} + all joined", "s", all4(f"W2/{top}", "release_join_s", f"W2/{thr}"), True),
-        ("W3 yield, two goroutines on one worker", "ns/yield", all4("W3", "ns_per_yield"), False),
-        ("W4 mutex, 2 goroutines share 10M increments" if mode == "full" else "W4 mutex, 2 goroutines",
-         "ns/op", all4("W4/g2", "ns_per_op"), False),
-        ("W4 mutex, 64 goroutines", "ns/op", all4("W4/g64", "ns_per_op"), False),
-        ("W4 mutex, 1024 goroutines", "ns/op", all4("W4/g1024", "ns_per_op"), False),
-        ("W5 uncontended lock+unlock", "ns", all4("W5", "ns_per_lock_unlock"), False),
-        ("W6 RWMutex, 64 goroutines, 1% writes", "ns/op", all4("W6", "ns_per_op"), False),
-        ("W7 spawn 64 + WaitGroup wait", "µs/round", all4("W7", "us_per_round"), False),
-        ("W8 once, fast path", "ns/call", all4("W8", "ns_per_call"), False),
+         all4(f"W2/{top}", "rss_bytes_per_goroutine", f"W2/{thr}"), "unit"),
+        ("W2 page tables per parked goroutine, VmPTE", "bytes",
+         all4(f"W2/{top}", "pte_bytes_per_goroutine", f"W2/{thr}"), "unit"),
+        ("W2 kernel stack per parked goroutine (KernelStack, system-wide)", "bytes",
+         all4(f"W2/{top}", "kstack_bytes_per_goroutine", f"W2/{thr}"), "info"),
+        (f"W2 spawn {tn} + all parked", "s", all4(f"W2/{top}", "spawn_park_s", f"W2/{thr}"), "total"),
+        (f"W2 release {tn} + all joined", "s", all4(f"W2/{top}", "release_join_s", f"W2/{thr}"), "total"),
+        ("W3 yield, two goroutines on one worker", "ns/yield", all4("W3", "ns_per_yield"), "unit"),
+        (f"W4 mutex, 2 goroutines share {ops} increments", "ns/op", all4("W4/g2", "ns_per_op"), "unit"),
+        ("W4 mutex, 64 goroutines", "ns/op", all4("W4/g64", "ns_per_op"), "unit"),
+        ("W4 mutex, 1024 goroutines", "ns/op", all4("W4/g1024", "ns_per_op"), "unit"),
+        ("W5 uncontended lock+unlock", "ns", all4("W5", "ns_per_lock_unlock"), "unit"),
+        ("W6 RWMutex, 64 goroutines, 1% writes", "ns/op", all4("W6", "ns_per_op"), "unit"),
+        ("W7 spawn 64 + WaitGroup wait", "µs/round", all4("W7", "us_per_round"), "unit"),
+        ("W8 once, fast path", "ns/call", all4("W8", "ns_per_call"), "unit"),
     ]
 
 
@@ -242,20 +252,24 @@ def markdown(cells, mode, meta, systems):
     head = ["Workload", "unit"] + [TITLES[s] for s in systems] + [f"goro ÷ {TITLES[p]}" for p in peers]
     out.append("| " + " | ".join(head) + " |")
     out.append("|" + "|".join(["---"] * 2 + ["---:"] * (len(head) - 2)) + "|")
-    for label, unit, spec, per_n in headline_rows(mode):
+    for label, unit, spec, kind in headline_rows(mode):
         got = {s: cells.get((s, *spec[s])) if s in spec else None for s in systems}
         g = got.get("goro")
         gn = g["n"] if g else None
         row = [label, unit] + [cell_text(got[s], gn) for s in systems]
         for p in peers:
             c = got[p]
-            if g is None or c is None or not c["median"] or g["median"] <= 0 or c["median"] <= 0:
+            if kind == "info" or g is None or c is None or g["median"] <= 0 or c["median"] <= 0:
                 row.append("—")
                 continue
             gv, pv = g["median"], c["median"]
-            if per_n and c["n"] != g["n"]:
-                gv, pv = gv / g["n"], pv / c["n"]
-            row.append(f"{gv / pv:.2f}×")
+            if c["n"] != g["n"]:
+                if kind == "abs":
+                    row.append("—")
+                    continue
+                if kind == "total":
+                    gv, pv = gv / g["n"], pv / c["n"]
+            row.append(ratio_text(gv / pv))
         out.append("| " + " | ".join(row) + " |")
     out.append("")
     out.append("Lower is better everywhere; `goro ÷ X` below 1 means goro is ahead. "
@@ -341,6 +355,9 @@ def main():
     ap.add_argument("--systems", default=",".join(SYSTEMS))
     ap.add_argument("--go", default="", help="the go binary (for its version)")
     ap.add_argument("--timeout", type=int, default=180, help="seconds per run")
+    ap.add_argument("--from-results", metavar="JSONL",
+                    help="run nothing: rebuild the report from a results.jsonl of an earlier run "
+                         "(with the same --mode and --reps)")
     args = ap.parse_args()
 
     systems = [s for s in args.systems.split(",") if s]
@@ -352,11 +369,25 @@ def main():
             systems.remove(s)
     meta = machine_meta(args)
     meta["systems"] = systems
-    runner = Runner(bins, args.out, args.timeout)
     cases = make_cases(args.mode)
     records, failures, skips = [], [], []
     t_start = time.monotonic()
-    for rep in range(args.reps):
+    if args.from_results:
+        with open(args.from_results) as f:
+            lines = [json.loads(line) for line in f if line.strip()]
+        for line in lines:
+            if "meta" in line:
+                meta.update(line["meta"])
+        records = [line for line in lines if "meta" not in line]
+        args.mode, args.reps = meta["mode"], meta["reps"]
+        failures = [r for r in records if r["rc"] != 0 or not (r["results"] or r.get("skipped"))]
+        skips = [r for r in records if r["rc"] == 0 and not r["results"] and r.get("skipped")]
+        meta["systems"] = systems = [s for s in SYSTEMS if any(r["system"] == s for r in records)]
+        meta["note"] = f"report rebuilt from {args.from_results}"
+    runner = None if args.from_results else Runner(bins, args.out, args.timeout)
+    if runner:
+        runner.log.write(json.dumps(dict(meta=meta)) + "\n")
+    for rep in range(0 if args.from_results else args.reps):
         order = systems if rep % 2 == 0 else list(reversed(systems))
         for case_id, per_sys in cases:
             for s in order:
@@ -377,9 +408,13 @@ def main():
                 print(f"[rep {rep + 1}/{args.reps} {time.monotonic() - t_start:6.0f}s] {s:8s} {case_id:14s} "
                       f"{rec['wall']:6.2f}s wall {rec['own_cpu']:6.2f}s cpu "
                       f"foreign {rec['foreign_cpu']:5.2f}s {status}{tag}", file=sys.stderr)
-    with open("/proc/loadavg") as f:
-        meta["load_after"] = f.read().split()[:3]
-    meta["elapsed_s"] = round(time.monotonic() - t_start)
+    if runner:
+        with open("/proc/loadavg") as f:
+            meta["load_after"] = f.read().split()[:3]
+        meta["elapsed_s"] = round(time.monotonic() - t_start)
+        runner.log.write(json.dumps(dict(meta=dict(load_after=meta["load_after"],
+                                                   elapsed_s=meta["elapsed_s"]))) + "\n")
+        runner.log.close()
     meta["runs"] = len(records)
     meta["disturbed_runs"] = sum(1 for r in records if r["disturbed"])
     cells = summarize(records)
@@ -389,7 +424,9 @@ def main():
                   f, indent=1)
     print(f"Machine: {meta['cpu']}, {meta['cores']} cores, {meta['mem_gib']} GiB, Linux {meta['kernel']}. "
           f"{meta['date']}.  ")
-    print(f"Versions: goro {meta['goro']}; {meta['go']}; Boost {meta['boost']}; {meta['gcc']}; {meta['rustc']}.  ")
+    versions = [f"goro {meta['goro']}", meta["go"], f"Boost {meta['boost']}" if meta["boost"] else "",
+                meta["gcc"], meta["rustc"]]
+    print("Versions: " + "; ".join(v for v in versions if v) + ".  ")
     print(f"Run: `{meta['mode']}` sizes, {meta['reps']} repetitions, {meta['runs']} runs in {meta['elapsed_s']} s, "
           f"{meta['disturbed_runs']} flagged as disturbed; load average before {' '.join(meta['load_before'])}, "
           f"after {' '.join(meta['load_after'])}.")

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """plot.py SUMMARY_JSON OUT_PNG: the scaling sweep of bench/harness.py as
-three panels (W1 ns per goroutine, W2 bytes per parked goroutine, W2
-spawn+park ns per goroutine) against the number of goroutines, log-log."""
+four panels (W1 ns per goroutine; W2 bytes per parked goroutine, spawn+park
+and release+join ns per goroutine) against the number of goroutines, log-log."""
 import json
 import sys
 
@@ -24,8 +24,10 @@ def main():
         ("W1: spawn+join, ns per goroutine", "W1", "ns_per_goroutine", 1.0, False),
         ("W2: memory per parked goroutine (VmRSS), bytes", "W2", "rss_bytes_per_goroutine", 1.0, False),
         ("W2: spawn+park, ns per goroutine", "W2", "spawn_park_s", 1e9, True),
+        ("W2: release+join, ns per goroutine", "W2", "release_join_s", 1e9, True),
     ]
-    fig, axes = plt.subplots(1, 3, figsize=(16, 5))
+    fig, axes = plt.subplots(2, 2, figsize=(13, 9))
+    axes = axes.flatten()
     for ax, (title, w, metric, scale, per_n) in zip(axes, panels):
         for system in meta["systems"]:
             xs, ys = [], []
@@ -49,7 +51,8 @@ def main():
         ax.grid(True, which="both", alpha=0.3)
     axes[0].legend(fontsize=8)
     fig.suptitle(f"goro scaling sweep: {meta['cpu']}, {meta['cores']} cores, Linux {meta['kernel']}, "
-                 f"{meta['date']} (median of {meta['reps']}; lower is better)", fontsize=10)
+                 f"{meta['date']}\n(median of {meta['reps']} runs; lower is better; pthreads capped at "
+                 f"10k threads)", fontsize=10)
     fig.tight_layout()
     fig.savefig(sys.argv[2], dpi=110)
 

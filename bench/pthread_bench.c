@@ -181,14 +181,34 @@ static void run_w4(long g, long ops) {
 
 /* ---- W5: uncontended lock + unlock ---- */
 
+/* glibc (2.34+) takes a non-atomic shortcut in pthread_mutex_lock while the
+   process has a single thread. Programs that need a mutex have threads (and
+   goro's and Go's processes have their workers), so one idle thread is
+   started first to measure the real, atomic path. */
+static pthread_mutex_t w5_idle_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t w5_idle_cv = PTHREAD_COND_INITIALIZER;
+static bool w5_idle_stop;
+static void *w5_idle(void *arg) {
+    pthread_mutex_lock(&w5_idle_mu);
+    while (!w5_idle_stop) pthread_cond_wait(&w5_idle_cv, &w5_idle_mu);
+    pthread_mutex_unlock(&w5_idle_mu);
+    return arg;
+}
+
 static void run_w5(long n) {
     static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    pthread_t idle = spawn(w5_idle, NULL);
     double t0 = bench_now();
     for (long i = 0; i < n; i++) {
         pthread_mutex_lock(&mu);
         pthread_mutex_unlock(&mu);
     }
     double el = bench_now() - t0;
+    pthread_mutex_lock(&w5_idle_mu);
+    w5_idle_stop = true;
+    pthread_cond_signal(&w5_idle_cv);
+    pthread_mutex_unlock(&w5_idle_mu);
+    join(idle);
     bench_result("W5", "uncontended", n, "ns_per_lock_unlock", el * 1e9 / (double)n);
 }
 
