@@ -13,7 +13,7 @@ BUILD   := build
 LIBDIR  := target/release
 EXAMPLES := $(patsubst c_examples/%.c,$(BUILD)/examples/%,$(wildcard c_examples/*.c))
 
-.PHONY: all build header demo examples test rust-test ctest lint clean
+.PHONY: all build header demo examples test rust-test ctest lint bench-smoke clean
 
 all: build
 
@@ -44,7 +44,10 @@ ctest: build
 	cmake --build $(BUILD)/ctest -j2
 	ctest --test-dir $(BUILD)/ctest --output-on-failure -j2
 
-test: lint build examples rust-test ctest
+bench-smoke: build
+	bash bench/smoke.sh
+
+test: lint build examples rust-test ctest test-install bench-smoke
 	@echo "all tests passed"
 
 clean:

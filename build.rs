@@ -44,7 +44,6 @@ fn main() {
     let config = cbindgen::Config::from_file(dir.join("cbindgen.toml")).expect("cbindgen.toml");
     let header = cbindgen::Builder::new()
         .with_src(dir.join("src/ffi/mod.rs"))
-        .with_src(dir.join("src/ffi/sync.rs"))
         .with_config(config)
         .generate()
         .expect("cbindgen could not generate include/goro.h");

@@ -2,6 +2,7 @@
 goro_test(core_basic SOURCES core_basic.c)
 goro_test(core_fp SOURCES core_fp.c)
 goro_test(core_overflow SOURCES core_overflow.c PROCS 2)
+target_compile_options(core_overflow PRIVATE -fstack-clash-protection)
 goro_test(core_million_parked SOURCES core_million_parked.c PROCS 2 TIMEOUT 300)
 goro_test(core_idle SOURCES core_idle.c PROCS 2)
 goro_test(core_ulimit SOURCES core_ulimit.c PROCS 2)
