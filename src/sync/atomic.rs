@@ -94,8 +94,9 @@ pub(crate) fn after_handoff() {
 
 #[cfg(loom)]
 pub(crate) fn can_spin(iter: u32) -> bool {
-    // One spin is enough to explore the WOKEN-bit paths of the mutex.
-    iter < 1
+    // Off unless a model asks (a spin is a loom yield, which steers the
+    // exploration towards the holder finishing first).
+    iter < LOOM_SPINS.with(|s| s.get())
 }
 
 #[cfg(loom)]
@@ -109,6 +110,8 @@ std::thread_local! {
     /// modelled thread on the test's OS thread, so this is per test).
     pub(crate) static LOOM_CLOCK_STEP: core::cell::Cell<u64> = const { core::cell::Cell::new(0) };
     static LOOM_CLOCK: core::cell::Cell<u64> = const { core::cell::Cell::new(0) };
+    /// How many spins a contended mutex may make (Go's active_spin).
+    pub(crate) static LOOM_SPINS: core::cell::Cell<u32> = const { core::cell::Cell::new(0) };
 }
 
 #[cfg(loom)]
