@@ -256,59 +256,146 @@ fn push_symbol(out: &mut StackBuf<1024>, addr: usize) {
     }
 }
 
+/// Formats one goroutine's dump line into `out`; false for a free G.
+/// `names` tells whether names may be read (NAMES held).
+fn dump_line(out: &mut StackBuf<1024>, g: &G, now: u64, names: bool) -> bool {
+    let st = g.get_status();
+    if st == runtime::g::Status::Free {
+        return false;
+    }
+    let _ = write!(out, "goroutine {}", g.id.load(Relaxed));
+    let name = g.name.load(Relaxed);
+    if name != 0 && names {
+        out.push_bytes(b" [");
+        // SAFETY: NAMES is held by the caller, so the name is not freed.
+        let s = unsafe { core::ffi::CStr::from_ptr(name as *const libc::c_char) };
+        out.push_bytes(s.to_bytes());
+        out.push_bytes(b"]");
+    }
+    match st {
+        runtime::g::Status::Running => out.push_bytes(b": running"),
+        runtime::g::Status::Runnable => out.push_bytes(b": runnable"),
+        _ => {
+            let reason = runtime::g::WaitReason::from_u8(g.reason.load(Relaxed));
+            let since = g.wait_since.load(Relaxed);
+            let ms = now.saturating_sub(since) / 1_000_000;
+            let _ = write!(out, ": waiting ({}", reason.name());
+            let obj = g.wait_obj.load(Relaxed);
+            if obj != 0 {
+                let _ = write!(out, " {obj:#x}");
+            }
+            let _ = write!(out, ", {}.{:03} s)", ms / 1000, ms % 1000);
+        }
+    }
+    out.push_bytes(b", entry ");
+    push_symbol(out, g.entry.load(Relaxed));
+    out.push_bytes(b"\n");
+    true
+}
+
+/// Writes the dump to `fd`: a header line, then one line per goroutine.
+/// `in_signal`: never wait for a lock and never allocate (SIGQUIT); a
+/// locked list is reported instead of waited for.
+pub(crate) fn dump_to(fd: i32, in_signal: bool) {
+    let now = runtime::coarse_now();
+    let names = if in_signal {
+        NAMES.try_lock().ok()
+    } else {
+        Some(NAMES.lock().unwrap_or_else(|e| e.into_inner()))
+    };
+    let mut count = 0usize;
+    let mut counter = |g: &G| count += (g.get_status() != runtime::g::Status::Free) as usize;
+    let ok = if in_signal {
+        runtime::g::try_for_each(&mut counter)
+    } else {
+        runtime::g::for_each(&mut counter);
+        true
+    };
+    if !ok {
+        sys::write_all(
+            fd,
+            b"goro: goroutine dump unavailable: the goroutine list is locked\n",
+        );
+        return;
+    }
+    let mut head = StackBuf::<1024>::new();
+    let _ = writeln!(head, "goro: {count} goroutines:");
+    sys::write_all(fd, head.as_bytes());
+    let mut line = |g: &G| {
+        let mut out = StackBuf::<1024>::new();
+        if dump_line(&mut out, g, now, names.is_some()) {
+            sys::write_all(fd, out.as_bytes());
+        }
+    };
+    if in_signal {
+        runtime::g::try_for_each(&mut line);
+    } else {
+        runtime::g::for_each(&mut line);
+    }
+}
+
 /// go_dump: one line per live goroutine, written to `fd`.
 ///
 /// ```text
-/// goro: 3 goroutines
+/// goro: 3 goroutines:
 /// goroutine 17 [fetcher]: waiting (mutex 0x55d0c0a04040, 1.532 s), entry fetch (/app+0x11a9)
 /// goroutine 18: runnable, entry leaf (/app+0x1189)
 /// ```
 /// Fields are read without stopping the world: a goroutine changing state
 /// during the dump shows its old or new state.
 pub(crate) fn dump(fd: i32) {
-    let now = runtime::coarse_now();
-    let mut lines: Vec<StackBuf<1024>> = Vec::new();
-    let _names = NAMES.lock().unwrap_or_else(|e| e.into_inner());
-    runtime::g::for_each(|g| {
-        let st = g.get_status();
-        if st == runtime::g::Status::Free {
-            return;
+    dump_to(fd, false)
+}
+
+/// The deadlock report (Go's words), the dump, and abort.
+pub(crate) fn deadlock() -> ! {
+    sys::write_all(
+        2,
+        b"goro: fatal error: all goroutines are asleep - deadlock!\n\n",
+    );
+    dump_to(2, false);
+    // SAFETY: abort has no preconditions.
+    unsafe { libc::abort() }
+}
+
+extern "C" fn sigquit_handler(_sig: libc::c_int) {
+    sys::write_all(2, b"SIGQUIT: quit\n");
+    dump_to(2, true);
+    // SAFETY: _exit is async-signal-safe; status 2 as Go's runtime.
+    unsafe { libc::_exit(2) }
+}
+
+extern "C" fn leakcheck_at_exit() {
+    let n = runtime::num_goroutine();
+    if n > 0 {
+        let mut head = StackBuf::<512>::new();
+        let _ = writeln!(
+            head,
+            "goro: leak check: {n} goroutine(s) still alive at exit"
+        );
+        sys::write_all(2, head.as_bytes());
+        dump_to(2, false);
+    }
+}
+
+/// Opt-in diagnostics from the environment, set up with the runtime:
+/// `GORO_TRACEBACK=1` (SIGQUIT dumps every goroutine and exits with status
+/// 2, as Go does) and `GORO_LEAKCHECK=1` (an exit-time report of goroutines
+/// still alive). Both off by default: a library takes no signal uninvited.
+pub(crate) fn install_env_diagnostics() {
+    let on = |v: &str| std::env::var(v).map(|x| x.trim() == "1").unwrap_or(false);
+    if on("GORO_TRACEBACK") {
+        // SAFETY: a valid handler for SIGQUIT, installed once.
+        unsafe {
+            let mut sa: libc::sigaction = core::mem::zeroed();
+            sa.sa_sigaction = sigquit_handler as *const () as usize;
+            sa.sa_flags = libc::SA_ONSTACK;
+            libc::sigemptyset(&mut sa.sa_mask);
+            libc::sigaction(libc::SIGQUIT, &sa, ptr::null_mut());
         }
-        let mut out = StackBuf::<1024>::new();
-        let _ = write!(out, "goroutine {}", g.id.load(Relaxed));
-        let name = g.name.load(Relaxed);
-        if name != 0 {
-            out.push_bytes(b" [");
-            // SAFETY: NAMES is held, so the name is not freed under us.
-            let s = unsafe { core::ffi::CStr::from_ptr(name as *const libc::c_char) };
-            out.push_bytes(s.to_bytes());
-            out.push_bytes(b"]");
-        }
-        match st {
-            runtime::g::Status::Running => out.push_bytes(b": running"),
-            runtime::g::Status::Runnable => out.push_bytes(b": runnable"),
-            _ => {
-                let reason = runtime::g::WaitReason::from_u8(g.reason.load(Relaxed));
-                let since = g.wait_since.load(Relaxed);
-                let secs = now.saturating_sub(since) as f64 / 1e9;
-                let _ = write!(out, ": waiting ({}", reason.name());
-                let obj = g.wait_obj.load(Relaxed);
-                if obj != 0 {
-                    let _ = write!(out, " {obj:#x}");
-                }
-                let _ = write!(out, ", {secs:.3} s)");
-            }
-        }
-        out.push_bytes(b", entry ");
-        push_symbol(&mut out, g.entry.load(Relaxed));
-        out.push_bytes(b"\n");
-        lines.push(out);
-    });
-    drop(_names);
-    let mut head = StackBuf::<1024>::new();
-    let _ = writeln!(head, "goro: {} goroutines", lines.len());
-    sys::write_all(fd, head.as_bytes());
-    for l in &lines {
-        sys::write_all(fd, l.as_bytes());
+    }
+    if on("GORO_LEAKCHECK") {
+        // SAFETY: registers a plain extern "C" fn() with no preconditions.
+        unsafe { libc::atexit(leakcheck_at_exit) };
     }
 }

@@ -43,6 +43,7 @@ pub mod ffi;
 mod lock;
 mod park;
 mod runtime;
+mod san;
 mod stack;
 pub mod sync;
 mod sys;

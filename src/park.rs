@@ -1,8 +1,8 @@
 //! The parking layer: wait queues keyed by address, for goroutines and
 //! plain threads alike. Every blocking call in goro ends up here.
 //!
-//! * A fixed table of buckets (cache-line sized: a lock, a waiter count and
-//!   a list of per-key queues). An address hashes to a bucket; each
+//! * A fixed table of buckets (cache-line sized: a lock and a list of
+//!   per-key queues). An address hashes to a bucket; each
 //!   distinct key waited on in a bucket has its own FIFO queue, so waking
 //!   one key never walks another key's waiters (Go's `sema.go` keeps a treap
 //!   per bucket for the same reason; a list suffices at this table size).
@@ -27,11 +27,22 @@ use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering::*};
 
 const BUCKETS: usize = 4096;
 
+/// Plain threads blocked in the parking layer, and how many thread wake-ups
+/// happened (for the deadlock detector). Both changed by whoever makes the
+/// change happen: the count drops when a waker dequeues a thread, before
+/// the thread runs again, so it never counts a thread that is already
+/// awake as blocked.
+static BLOCKED_THREADS: AtomicUsize = AtomicUsize::new(0);
+static THREAD_WAKES: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// (threads blocked in goro now, thread wake-ups so far).
+pub(crate) fn thread_waits() -> (usize, u64) {
+    (BLOCKED_THREADS.load(SeqCst), THREAD_WAKES.load(SeqCst))
+}
+
 #[repr(C, align(64))]
 struct Bucket {
     lock: RawLock,
-    /// Waiters queued in this bucket, any key (read without the lock).
-    waiters: AtomicUsize,
     /// First queue head (a Waiter), linked through `next_key`.
     queues: UnsafeCell<*mut Waiter>,
 }
@@ -43,7 +54,6 @@ unsafe impl Sync for Bucket {}
 #[allow(clippy::declare_interior_mutable_const)]
 const EMPTY_BUCKET: Bucket = Bucket {
     lock: RawLock::new(),
-    waiters: AtomicUsize::new(0),
     queues: UnsafeCell::new(ptr::null_mut()),
 };
 static TABLE: [Bucket; BUCKETS] = [EMPTY_BUCKET; BUCKETS];
@@ -133,7 +143,6 @@ impl Bucket {
                 (*next).next_key = (*head).next_key;
                 *link = next;
             }
-            self.waiters.fetch_sub(1, SeqCst);
             head
         }
     }
@@ -154,7 +163,6 @@ impl Bucket {
                 n += 1;
                 w = (*w).next;
             }
-            self.waiters.fetch_sub(n, SeqCst);
             (head, n)
         }
     }
@@ -172,12 +180,15 @@ unsafe fn wake(w: *mut Waiter, token: usize) {
         *(*w).token.get() = token;
         let g = (*w).g;
         if g.is_null() {
+            BLOCKED_THREADS.fetch_sub(1, SeqCst);
+            THREAD_WAKES.fetch_add(1, SeqCst);
             let f: *const AtomicU32 = &(*w).futex;
             (*f).store(1, Release);
             // The thread may have returned already; futex_wake only uses
             // the address as a key.
             sys::futex_wake(f, 1);
         } else {
+            runtime::count_gwake();
             runtime::ready(g);
         }
     }
@@ -196,7 +207,13 @@ pub(crate) fn park(
     reason: WaitReason,
     lifo: bool,
 ) -> Option<usize> {
+    let _errno = sys::ErrnoGuard::new();
     let g = runtime::current_g();
+    if g.is_null() {
+        // A plain thread about to block: make sure the workers (and with
+        // them the deadlock detector) exist.
+        runtime::rt();
+    }
     let mut node = Waiter {
         key,
         next: ptr::null_mut(),
@@ -209,16 +226,14 @@ pub(crate) fn park(
     let w: *mut Waiter = &mut node;
     let b = bucket(key);
     b.lock.lock();
-    // Count ourselves before validating: a waker that changes the object's
-    // state and then sees no waiters (maybe_waiters) is guaranteed that our
-    // validation sees its change (both sides are SeqCst).
-    b.waiters.fetch_add(1, SeqCst);
     if !validate() {
-        b.waiters.fetch_sub(1, SeqCst);
         b.lock.unlock();
         return None;
     }
-    if !g.is_null() {
+    if g.is_null() {
+        BLOCKED_THREADS.fetch_add(1, SeqCst);
+    } else {
+        runtime::count_gpark();
         // SAFETY: g is the goroutine running on this thread.
         unsafe {
             runtime::begin_wait(g, reason, key);

@@ -243,6 +243,7 @@ pub(crate) fn unreserve_class(class: u16) {
 
 /// Installs the guard below a never-used slot and returns it as a Stack.
 fn arm_fresh(lo: usize, size: usize, mode: GuardMode) -> Stack {
+    crate::san::valgrind_stack_register(lo, lo + size);
     let guard = lo - GUARD_BYTES;
     if mode == GuardMode::Auto && MADV_GUARD.load(Relaxed) != 2 {
         // SAFETY: the guard range lies inside our slab mapping and belongs
@@ -358,6 +359,10 @@ impl Cache {
 
     /// Takes back the stack of an exited goroutine.
     pub(crate) fn free(&mut self, class: u16, s: Stack) {
+        if crate::san::maybe(crate::san::TSAN) && crate::san::active() & crate::san::TSAN != 0 {
+            quarantine(class, s);
+            return;
+        }
         if class != 0 {
             let _errno = sys::ErrnoGuard::new();
             give(class, core::iter::once(s));
@@ -371,6 +376,38 @@ impl Cache {
             let _errno = sys::ErrnoGuard::new();
             let moved: Vec<Stack> = self.stacks.drain(..self.stacks.len() - keep).collect();
             give(0, moved.into_iter());
+        }
+    }
+}
+
+/// Stacks a TSan program keeps out of use after their goroutine exited.
+const TSAN_QUARANTINE: usize = 1024;
+
+static QUARANTINE: Mutex<std::collections::VecDeque<(u16, Stack)>> =
+    Mutex::new(std::collections::VecDeque::new());
+
+/// Under ThreadSanitizer, a stack goes back into use only after 1024 more
+/// goroutines exited. A reused stack carries a happens-before edge from its
+/// previous goroutine to the next (their frames share addresses; without
+/// it TSan reports false races on escaped locals), and that edge would
+/// hide real races between two goroutines that happened to run one after
+/// the other on the same stack: the quarantine keeps those two far apart.
+#[cold]
+fn quarantine(class: u16, s: Stack) {
+    let _errno = sys::ErrnoGuard::new();
+    let out = {
+        let mut q = QUARANTINE.lock().unwrap_or_else(|e| e.into_inner());
+        q.push_back((class, s));
+        if q.len() > TSAN_QUARANTINE {
+            q.pop_front()
+        } else {
+            None
+        }
+    };
+    if let Some((class, s)) = out {
+        give(class, core::iter::once(s));
+        if class != 0 {
+            unreserve_class(class);
         }
     }
 }

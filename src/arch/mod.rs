@@ -405,13 +405,9 @@ mod tests {
             );
             assert_eq!(back, i + 1, "transfer word");
             assert_eq!(mxcsr(), before, "MXCSR leaked from the other context");
-            // SAFETY: p is alive.
-            assert_eq!(
-                unsafe { (*p).lost },
-                0,
-                "coroutine lost state (mask {:#x})",
-                unsafe { (*p).lost }
-            );
+            // SAFETY: p points at `pair`, alive; the coroutine is switched out.
+            let lost = unsafe { (*p).lost };
+            assert_eq!(lost, 0, "coroutine lost state (mask {lost:#x})");
         }
     }
 

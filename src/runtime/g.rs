@@ -124,8 +124,8 @@ pub(crate) struct G {
     pub stack: Owned<Stack>,
     /// malloc'd copy of the name given to go_spawn_ex, or null.
     pub name: AtomicUsize,
-    /// Free-list link.
-    pub link: Owned<*mut G>,
+    /// The goroutine's ThreadSanitizer fiber (0 without TSan).
+    pub fiber: Owned<usize>,
     /// Sleep deadline (CLOCK_MONOTONIC ns).
     pub deadline: Owned<u64>,
     pub on_exit: Owned<Option<ExitFn>>,
@@ -151,7 +151,7 @@ impl G {
             arg: Owned::new(ptr::null_mut()),
             stack: Owned::new(Stack::EMPTY),
             name: AtomicUsize::new(0),
-            link: Owned::new(ptr::null_mut()),
+            fiber: Owned::new(0),
             deadline: Owned::new(0),
             on_exit: Owned::new(None),
             on_exit_arg: Owned::new(0),
@@ -315,11 +315,26 @@ fn new_slab() -> Option<Vec<GPtr>> {
 /// Calls `f` for every G ever allocated (live or free). For dumps: the
 /// fields are read racily through atomics.
 pub(crate) fn for_each(mut f: impl FnMut(&G)) {
-    let slabs: Vec<GPtr> = global().slabs.clone();
-    for s in slabs {
+    let slabs = global();
+    for s in slabs.slabs.iter() {
         for i in 0..SLAB {
             // SAFETY: slabs are never freed and every slot was initialized.
             f(unsafe { &*s.0.add(i) });
         }
     }
+}
+
+/// As [`for_each`], for signal handlers: gives up (returns false) instead
+/// of waiting if the slab list is locked, and never allocates.
+pub(crate) fn try_for_each(mut f: impl FnMut(&G)) -> bool {
+    let Ok(slabs) = GLOBAL.try_lock() else {
+        return false;
+    };
+    for s in slabs.slabs.iter() {
+        for i in 0..SLAB {
+            // SAFETY: slabs are never freed and every slot was initialized.
+            f(unsafe { &*s.0.add(i) });
+        }
+    }
+    true
 }

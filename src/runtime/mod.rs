@@ -29,10 +29,10 @@ pub(crate) mod timer;
 
 use crate::arch::{self, goro_ctx_switch};
 use crate::config::{self, Config, MAX_PROCS};
-use crate::{diag, stack, sys};
+use crate::{diag, san, stack, sys};
 use core::ptr;
 use core::sync::atomic::{
-    fence, AtomicI64, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering::*,
+    fence, AtomicBool, AtomicI64, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering::*,
 };
 use crossbeam_deque::{Injector, Steal, Stealer, Worker as Deque};
 use g::{GPtr, Status, WaitReason, G, NOTIFIED, PARKED, PARKING, RUNNING};
@@ -60,6 +60,9 @@ pub(crate) struct Worker {
     runnext: AtomicPtr<G>,
     stealer: Stealer<GPtr>,
     word: AtomicU32,
+    /// Set while this worker's index is at or above GOMAXPROCS: it must hand
+    /// its goroutines to the others and sleep (checked on every schedule).
+    retire: AtomicBool,
     /// The worker thread's kernel tid (tests check migrations against it).
     pub tid: AtomicI64,
     /// Goroutines spawned / exited on this worker: each written only by the
@@ -67,6 +70,11 @@ pub(crate) struct Worker {
     /// exit paths), summed by go_num_goroutine.
     spawned: AtomicU64,
     exited: AtomicU64,
+    /// Goroutines parked in the parking layer on this worker / woken by
+    /// code running on this worker (same single-writer scheme), for the
+    /// deadlock detector.
+    gparks: AtomicU64,
+    gwakes: AtomicU64,
 }
 
 /// A worker's private state, on its own thread's stack.
@@ -84,11 +92,18 @@ pub(crate) struct Local {
     errno: *mut i32,
     stacks: stack::Cache,
     gc: g::GCache,
+    rt: &'static Runtime,
     /// Stack reservations this worker may use for spawns.
     quota: usize,
     tick: u32,
     rng: u32,
     spinning: bool,
+    /// How long the last idle worker sleeps before looking for a deadlock
+    /// (doubles while nothing happens, reset when work comes).
+    deadlock_backoff: u64,
+    /// The worker thread's own TSan fiber and stack (for ASan), i.e. g0's.
+    g0_fiber: usize,
+    g0_stack: (usize, usize),
 }
 
 pub(crate) struct Runtime {
@@ -98,11 +113,40 @@ pub(crate) struct Runtime {
     nstarted: AtomicUsize,
     target: AtomicUsize,
     nidle: AtomicUsize,
+    nretired: AtomicUsize,
     nspinning: AtomicUsize,
     idle: Mutex<Vec<usize>>,
     pub timers: Timers,
     timer_sleeper: AtomicUsize,
     procs_lock: Mutex<()>,
+}
+
+/// First wait of the last idle worker before a deadlock check, and the cap
+/// of its doubling.
+const DEADLOCK_FIRST_CHECK: u64 = 100_000_000;
+const DEADLOCK_MAX_BACKOFF: u64 = 5_000_000_000;
+
+/// Goroutines woken from the parking layer by plain threads.
+static THREAD_GWAKES: AtomicU64 = AtomicU64::new(0);
+
+/// Counts a goroutine parking in the parking layer (on its worker).
+pub(crate) fn count_gpark() {
+    let l = local();
+    if !l.is_null() {
+        // SAFETY: l is this worker's Local.
+        bump(unsafe { &(*l).w.gparks });
+    }
+}
+
+/// Counts a goroutine woken from the parking layer (by this thread).
+pub(crate) fn count_gwake() {
+    let l = local();
+    if l.is_null() {
+        THREAD_GWAKES.fetch_add(1, SeqCst);
+    } else {
+        // SAFETY: l is this worker's Local.
+        bump(unsafe { &(*l).w.gwakes });
+    }
 }
 
 /// Goroutines spawned by plain threads (workers count their own).
@@ -228,6 +272,7 @@ fn init() -> &'static Runtime {
             nstarted: AtomicUsize::new(0),
             target: AtomicUsize::new(procs),
             nidle: AtomicUsize::new(0),
+            nretired: AtomicUsize::new(0),
             nspinning: AtomicUsize::new(0),
             idle: Mutex::new(Vec::new()),
             timers: Timers::new(),
@@ -236,7 +281,9 @@ fn init() -> &'static Runtime {
         }
     });
     START.call_once(|| {
+        san::init();
         diag::install_signal_handlers();
+        diag::install_env_diagnostics();
         let _l = r.procs_lock.lock().unwrap_or_else(|e| e.into_inner());
         for i in 0..r.target.load(SeqCst) {
             r.start_worker(i);
@@ -265,9 +312,12 @@ impl Runtime {
             runnext: AtomicPtr::new(ptr::null_mut()),
             stealer: deque.stealer(),
             word: AtomicU32::new(AWAKE_PLAIN),
+            retire: AtomicBool::new(false),
             tid: AtomicI64::new(0),
             spawned: AtomicU64::new(0),
             exited: AtomicU64::new(0),
+            gparks: AtomicU64::new(0),
+            gwakes: AtomicU64::new(0),
         }));
         self.workers[i].store(w as *const Worker as *mut Worker, Release);
         self.nstarted.store(i + 1, Release);
@@ -291,6 +341,9 @@ impl Runtime {
         let n = n.clamp(1, MAX_PROCS);
         let _l = self.procs_lock.lock().unwrap_or_else(|e| e.into_inner());
         let old = self.target.swap(n, SeqCst);
+        for i in 0..self.started() {
+            self.worker(i).retire.store(i >= n, SeqCst);
+        }
         if n > old {
             for i in old..n {
                 if i < self.started() {
@@ -363,6 +416,58 @@ impl Runtime {
         self.timers.pending() && self.timers.due(sys::now_ns())
     }
 
+    /// Whether every started worker is idle or retired.
+    fn all_idle(&self) -> bool {
+        self.nidle.load(SeqCst) + self.nretired.load(SeqCst) >= self.started()
+    }
+
+    /// A consistent-looking picture of a deadlock, or None: every worker
+    /// idle, nothing runnable, no timer, every live goroutine parked in the
+    /// parking layer, and every thread of the process either a worker or a
+    /// thread blocked in goro. The counters are monotonic (plus the blocked
+    /// count) so that two equal pictures taken apart mean nothing moved.
+    fn deadlock_picture(&self) -> Option<[u64; 7]> {
+        if !self.all_idle() || self.timers.pending() || self.work_available() {
+            return None;
+        }
+        let n = self.started();
+        let sum = |f: &dyn Fn(&Worker) -> u64| (0..n).map(|i| f(self.worker(i))).sum::<u64>();
+        let exited = sum(&|w| w.exited.load(SeqCst));
+        let spawned = THREAD_SPAWNED.load(SeqCst) + sum(&|w| w.spawned.load(SeqCst));
+        let gparks = sum(&|w| w.gparks.load(SeqCst));
+        let gwakes = THREAD_GWAKES.load(SeqCst) + sum(&|w| w.gwakes.load(SeqCst));
+        let (blocked, thread_wakes) = crate::park::thread_waits();
+        let live = spawned.saturating_sub(exited);
+        let parked = gparks.saturating_sub(gwakes);
+        if parked != live || live + blocked as u64 == 0 {
+            return None;
+        }
+        let tasks = std::fs::read_dir("/proc/self/task").ok()?.count();
+        if tasks != n + blocked {
+            return None;
+        }
+        Some([
+            spawned,
+            exited,
+            gparks,
+            gwakes,
+            blocked as u64,
+            thread_wakes,
+            self.nidle.load(SeqCst) as u64,
+        ])
+    }
+
+    /// Whether the process is deadlocked: the same deadlock picture twice,
+    /// 20 ms apart. Never true while any thread is outside goro (it could
+    /// still wake someone), a timer is pending or anything is runnable.
+    fn deadlocked(&self) -> bool {
+        let Some(a) = self.deadlock_picture() else {
+            return false;
+        };
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        self.deadlock_picture() == Some(a)
+    }
+
     /// Number of worker threads started so far.
     pub(crate) fn workers_started(&self) -> usize {
         self.started()
@@ -423,10 +528,14 @@ fn worker_main(w: &'static Worker, deque: Deque<GPtr>) {
         errno: unsafe { libc::__errno_location() },
         stacks: stack::Cache::new(),
         gc: g::GCache::new(),
+        rt: rt(),
         quota: 0,
-        tick: 0,
+        tick: 61,
         rng: (w.index as u32).wrapping_mul(0x9E37_79B9) | 1,
         spinning: false,
+        deadlock_backoff: DEADLOCK_FIRST_CHECK,
+        g0_fiber: san::fiber_current(),
+        g0_stack: thread_stack(),
     };
     let l: *mut Local = &mut local;
     // SAFETY: slot 0 of this thread now points at its Local, for good.
@@ -442,12 +551,86 @@ unsafe fn schedule_loop(l: *mut Local) -> ! {
         // SAFETY: l is this thread's Local (see worker_main).
         unsafe {
             let g = find_runnable(l);
+            (*l).deadlock_backoff = DEADLOCK_FIRST_CHECK;
             prepare(l, g);
             (*l).current = g;
+            let sanitized = if san::maybe(san::SWITCH_HOOKS) {
+                san::active() & san::SWITCH_HOOKS
+            } else {
+                0
+            };
+            let mut fake: *mut libc::c_void = ptr::null_mut();
+            if sanitized != 0 {
+                san_before_switch(sanitized, l, g, &mut fake);
+            }
             let t = goro_ctx_switch(&mut (*l).g0_sp, (*g).sp.get(), T_NONE);
+            if sanitized & san::ASAN != 0 {
+                san::asan_finish_switch(fake);
+            }
             after_switch(t);
         }
     }
+}
+
+/// The calling thread's stack as (lowest address, size), for ASan.
+fn thread_stack() -> (usize, usize) {
+    // SAFETY: attr is initialized by pthread_getattr_np before use and
+    // destroyed after; the out-pointers are ours.
+    unsafe {
+        let mut attr: libc::pthread_attr_t = core::mem::zeroed();
+        if libc::pthread_getattr_np(libc::pthread_self(), &mut attr) != 0 {
+            return (0, 0);
+        }
+        let mut addr: *mut libc::c_void = ptr::null_mut();
+        let mut size = 0usize;
+        libc::pthread_attr_getstack(&attr, &mut addr, &mut size);
+        libc::pthread_attr_destroy(&mut attr);
+        (addr as usize, size)
+    }
+}
+
+/// Tells the sanitizers that this worker is about to switch to `next`
+/// (null: to its g0). `fake` receives ASan's fake-stack handle of the
+/// context we leave; `exiting` contexts pass none (their stack is done).
+#[cold]
+unsafe fn san_before_switch_to(
+    sanitized: u8,
+    l: *mut Local,
+    next: *mut G,
+    fake: *mut *mut libc::c_void,
+    exiting: bool,
+) {
+    // SAFETY: l is this thread's Local; next is a prepared goroutine.
+    unsafe {
+        if sanitized & san::TSAN != 0 {
+            san::fiber_switch(if next.is_null() {
+                (*l).g0_fiber
+            } else {
+                (*next).fiber.get()
+            });
+        }
+        if sanitized & san::ASAN != 0 {
+            let (bottom, size) = if next.is_null() {
+                (*l).g0_stack
+            } else {
+                let s = (*next).stack.get();
+                (s.lo(), s.size())
+            };
+            san::asan_start_switch(if exiting { ptr::null_mut() } else { fake }, bottom, size);
+        }
+    }
+}
+
+/// [`san_before_switch_to`] from g0.
+#[cold]
+unsafe fn san_before_switch(
+    sanitized: u8,
+    l: *mut Local,
+    next: *mut G,
+    fake: *mut *mut libc::c_void,
+) {
+    // SAFETY: forwarded.
+    unsafe { san_before_switch_to(sanitized, l, next, fake, false) }
 }
 
 /// Marks `g` running; gives a goroutine that is about to run for the first
@@ -473,6 +656,7 @@ unsafe fn prepare_fresh(l: *mut Local, g: *mut G) {
             let mode = rt().cfg.guard;
             let s = (*l).stacks.alloc((*g).class.get(), mode);
             (*g).stack.set(s);
+            san::asan_unpoison(s.lo(), s.size());
             // SAFETY (entry): `entry` was stored from a non-null go_fn.
             let func: arch::EntryFn =
                 core::mem::transmute::<usize, arch::EntryFn>((*g).entry.load(Relaxed));
@@ -491,9 +675,10 @@ unsafe fn prepare_fresh(l: *mut Local, g: *mut G) {
     }
 }
 
+#[inline(always)]
 fn must_retire(l: *mut Local) -> bool {
     // SAFETY: l is the calling thread's Local.
-    unsafe { (*l).w.index >= rt().target.load(Relaxed) }
+    unsafe { (*l).w.retire.load(Relaxed) }
 }
 
 /// Next goroutine from this worker's own sources, without blocking:
@@ -501,14 +686,15 @@ fn must_retire(l: *mut Local) -> bool {
 /// ticks, for fairness, as are yielded ones), after firing due timers.
 #[inline]
 unsafe fn pick_next(l: *mut Local) -> *mut G {
-    let r = rt();
     // SAFETY: l is the calling thread's Local; queues hand over ownership.
     unsafe {
+        let r = (*l).rt;
         if must_retire(l) {
             return ptr::null_mut();
         }
-        (*l).tick = (*l).tick.wrapping_add(1);
-        if (*l).tick % 61 == 0 {
+        (*l).tick -= 1;
+        if (*l).tick == 0 {
+            (*l).tick = 61;
             if let Some(g) = steal_injector(l) {
                 return g;
             }
@@ -705,11 +891,14 @@ unsafe fn idle_park(l: *mut Local) {
             if w.word.load(SeqCst) != SLEEPING {
                 break;
             }
-            let deadline = if owner {
-                match r.timers.next.load(SeqCst) {
-                    timer::NONE => None,
-                    d => Some(d),
-                }
+            let next_timer = r.timers.next.load(SeqCst);
+            // The last worker to go idle, with no timer pending, looks for a
+            // deadlock now and then (backing off while nothing happens).
+            let watch = next_timer == timer::NONE && r.all_idle();
+            let deadline = if owner && next_timer != timer::NONE {
+                Some(next_timer)
+            } else if watch {
+                Some(sys::now_ns() + (*l).deadlock_backoff)
             } else {
                 None
             };
@@ -719,6 +908,15 @@ unsafe fn idle_park(l: *mut Local) {
                 }
             }
             sys::futex_wait(&w.word, SLEEPING, deadline);
+            if watch && w.word.load(SeqCst) == SLEEPING {
+                if deadline.is_some_and(|d| sys::now_ns() >= d) {
+                    if r.deadlocked() {
+                        diag::deadlock();
+                    }
+                    (*l).deadlock_backoff = ((*l).deadlock_backoff * 2).min(DEADLOCK_MAX_BACKOFF);
+                }
+                continue;
+            }
         }
         if owner {
             r.timer_sleeper.store(0, SeqCst);
@@ -774,12 +972,14 @@ unsafe fn retire(l: *mut Local) {
         fence(SeqCst);
         wakep();
         w.word.store(RETIRED, SeqCst);
-        while w.index >= r.target.load(SeqCst) {
+        r.nretired.fetch_add(1, SeqCst);
+        while w.retire.load(SeqCst) {
             sys::futex_wait(&w.word, RETIRED, None);
-            if w.word.load(SeqCst) != RETIRED && w.index >= r.target.load(SeqCst) {
+            if w.word.load(SeqCst) != RETIRED && w.retire.load(SeqCst) {
                 w.word.store(RETIRED, SeqCst);
             }
         }
+        r.nretired.fetch_sub(1, SeqCst);
         w.word.store(AWAKE_PLAIN, SeqCst);
     }
 }
@@ -904,6 +1104,8 @@ unsafe fn reclaim(l: *mut Local, g: *mut G) {
         if name != 0 {
             diag::free_name(name);
         }
+        san::fiber_destroy((*g).fiber.get());
+        (*g).fiber.set(0);
         (*l).gc.free(g);
     }
 }
@@ -952,7 +1154,19 @@ unsafe fn switch_to(l: *mut Local, cur: *mut G, next: *mut G, action: usize, err
             (*l).current = next;
             (*next).sp.get()
         };
+        let sanitized = if san::maybe(san::SWITCH_HOOKS) {
+            san::active() & san::SWITCH_HOOKS
+        } else {
+            0
+        };
+        let mut fake: *mut libc::c_void = ptr::null_mut();
+        if sanitized != 0 {
+            san_before_switch_to(sanitized, l, next, &mut fake, action & T_MASK == T_EXIT);
+        }
         let t = goro_ctx_switch((*cur).sp.as_ptr(), to, action);
+        if sanitized & san::ASAN != 0 {
+            san::asan_finish_switch(fake);
+        }
         // Possibly another thread now: fetch its Local afresh.
         let l = local();
         after_switch_on(l, t);
@@ -962,8 +1176,22 @@ unsafe fn switch_to(l: *mut Local, cur: *mut G, next: *mut G, action: usize, err
 }
 
 /// First thing a fresh goroutine runs (from the trampoline).
-unsafe extern "C" fn g_start(transfer: usize, _g: *mut u8) {
+unsafe extern "C" fn g_start(transfer: usize, g: *mut u8) {
     let guard = diag::AbortOnPanic("goroutine start");
+    let sanitized = if san::maybe(san::SWITCH_HOOKS) {
+        san::active() & san::SWITCH_HOOKS
+    } else {
+        0
+    };
+    if sanitized != 0 {
+        if sanitized & san::ASAN != 0 {
+            san::asan_finish_switch(ptr::null_mut());
+        }
+        // The previous goroutine on this stack used the same addresses:
+        // order its accesses before ours (see san.rs).
+        // SAFETY: g is this goroutine's control block.
+        san::acquire(unsafe { (*(g as *mut G)).stack.get().lo() });
+    }
     // SAFETY: called once by the trampoline right after the switch.
     unsafe { after_switch(transfer) };
     sys::set_errno(0);
@@ -981,6 +1209,7 @@ unsafe extern "C" fn g_exit(g: *mut u8) -> ! {
             (*g).on_exit.set(None);
             f((*g).on_exit_arg.get());
         }
+        san::release((*g).stack.get().lo());
         switch_out(g, g as usize | T_EXIT, 0);
     }
     diag::fatal_nogo(format_args!(
@@ -1071,6 +1300,7 @@ fn spawn_with(
         (*g).state.store(RUNNING, Relaxed);
         (*g).reason.store(WaitReason::None as u8, Relaxed);
         (*g).name.store(a.name as usize, Relaxed);
+        (*g).fiber.set(san::fiber_create());
         match a.on_exit {
             Some((f, x)) => {
                 (*g).on_exit.set(Some(f));

@@ -1,0 +1,52 @@
+# Issue 5: deadlock detection, goroutine dumps, leak check, sanitizers, valgrind.
+goro_test(diag_deadlock SOURCES diag_deadlock.c PROCS 1 2)
+goro_test(diag_dump SOURCES diag_dump.c PROCS 2)
+target_link_options(diag_dump PRIVATE -rdynamic)
+
+# ThreadSanitizer = -race for C: a racy program is reported, correctly
+# synchronized ones (spawn, Mutex, RWMutex, WaitGroup, Once) are not.
+# AddressSanitizer: many goroutines run clean (with use-after-return
+# detection), a heap overflow in a goroutine is reported.
+function(goro_san_test name src flag)
+  add_executable(${name} ${src})
+  target_include_directories(${name} PRIVATE "${CMAKE_CURRENT_SOURCE_DIR}")
+  target_compile_options(${name} PRIVATE -fsanitize=${flag} -g -O1)
+  target_link_options(${name} PRIVATE -fsanitize=${flag})
+  target_link_libraries(${name} PRIVATE goro Threads::Threads)
+endfunction()
+
+goro_san_test(san_tsan san/tsan.c thread)
+goro_san_test(san_asan san/asan.c address)
+foreach(p 1 2)
+  foreach(c race)
+    add_test(NAME san_tsan_${c}_p${p} COMMAND san_tsan ${c})
+    set_tests_properties(san_tsan_${c}_p${p} PROPERTIES ENVIRONMENT "GOMAXPROCS=${p}"
+      PASS_REGULAR_EXPRESSION "WARNING: ThreadSanitizer: data race" TIMEOUT 120)
+  endforeach()
+  foreach(c spawn mutex rwmutex waitgroup once)
+    add_test(NAME san_tsan_${c}_p${p} COMMAND san_tsan ${c})
+    set_tests_properties(san_tsan_${c}_p${p} PROPERTIES ENVIRONMENT "GOMAXPROCS=${p};TSAN_OPTIONS=exitcode=66"
+      FAIL_REGULAR_EXPRESSION "ThreadSanitizer" TIMEOUT 120)
+  endforeach()
+  add_test(NAME san_asan_clean_p${p} COMMAND san_asan clean)
+  set_tests_properties(san_asan_clean_p${p} PROPERTIES
+    ENVIRONMENT "GOMAXPROCS=${p};ASAN_OPTIONS=detect_stack_use_after_return=1"
+    FAIL_REGULAR_EXPRESSION "AddressSanitizer" TIMEOUT 120)
+  add_test(NAME san_asan_overflow_p${p} COMMAND san_asan overflow)
+  set_tests_properties(san_asan_overflow_p${p} PROPERTIES ENVIRONMENT "GOMAXPROCS=${p}"
+    PASS_REGULAR_EXPRESSION "ERROR: AddressSanitizer: heap-buffer-overflow" TIMEOUT 120)
+endforeach()
+
+# Valgrind runs the C examples clean (stacks are registered with it).
+find_program(VALGRIND valgrind)
+if(VALGRIND)
+  foreach(ex say workers fetcher)
+    add_executable(vg_${ex} "${GORO_ROOT}/c_examples/${ex}.c")
+    target_link_libraries(vg_${ex} PRIVATE goro)
+    add_test(NAME valgrind_${ex}
+      COMMAND ${VALGRIND} --error-exitcode=1 --leak-check=no -q $<TARGET_FILE:vg_${ex}>)
+    set_tests_properties(valgrind_${ex} PROPERTIES ENVIRONMENT "GOMAXPROCS=2" TIMEOUT 300)
+  endforeach()
+else()
+  message(STATUS "valgrind not found: valgrind tests skipped")
+endif()
