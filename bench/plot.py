@@ -49,11 +49,13 @@ def main():
         ax.set_xlabel("goroutines (n)")
         ax.set_title(title, fontsize=10)
         ax.grid(True, which="both", alpha=0.3)
-    axes[0].legend(fontsize=8)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=9)
     fig.suptitle(f"goro scaling sweep: {meta['cpu']}, {meta['cores']} cores, Linux {meta['kernel']}, "
                  f"{meta['date']}\n(median of {meta['reps']} runs; lower is better; pthreads capped at "
-                 f"10k threads)", fontsize=10)
-    fig.tight_layout()
+                 f"10k threads; {meta.get('disturbed_runs', 0)} of {meta.get('runs', 0)} runs disturbed by "
+                 f"other load)", fontsize=10)
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
     fig.savefig(sys.argv[2], dpi=110)
 
 
