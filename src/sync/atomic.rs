@@ -90,7 +90,31 @@ pub(crate) fn after_handoff() {
     }
 }
 
+/// Tells ThreadSanitizer (when the program runs under it) that what the
+/// caller does next happens after every earlier [`race_release`] on
+/// `addr`: goro's own code is not instrumented, so TSan cannot see the
+/// edges our atomics create. One predicted branch otherwise.
+#[cfg(not(loom))]
+#[inline(always)]
+pub(crate) fn race_acquire(addr: usize) {
+    crate::san::acquire(addr)
+}
+
+/// The release side of [`race_acquire`]: called while the object is still
+/// alive, before the atomic that releases it.
+#[cfg(not(loom))]
+#[inline(always)]
+pub(crate) fn race_release(addr: usize) {
+    crate::san::release(addr)
+}
+
 // ---- loom: the same functions over loom's model ----
+
+#[cfg(loom)]
+pub(crate) fn race_acquire(_: usize) {}
+
+#[cfg(loom)]
+pub(crate) fn race_release(_: usize) {}
 
 #[cfg(loom)]
 pub(crate) fn can_spin(iter: u32) -> bool {

@@ -3,19 +3,12 @@
 //! The real layer needs goroutines and futexes, which loom cannot model;
 //! what the sync types rely on is kept: `validate` runs atomically with
 //! respect to every unpark on the same key, wake-ups are FIFO (or LIFO on
-//! request) and carry a token, and `unpark_one`'s callback runs under the
+//! request) and carry a token, and `unpark_n`'s callback runs under the
 //! lock.
 
 use crate::runtime::g::WaitReason;
 use loom::sync::{Condvar, Mutex};
 use std::collections::{HashMap, VecDeque};
-
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct UnparkResult {
-    pub unparked: bool,
-    #[allow(dead_code)]
-    pub have_more: bool,
-}
 
 #[derive(Default)]
 struct Table {
@@ -57,22 +50,6 @@ pub(crate) fn park(
     }
 }
 
-pub(crate) fn unpark_one(key: usize, callback: impl FnOnce(UnparkResult) -> usize) -> UnparkResult {
-    let mut t = TABLE.lock().unwrap();
-    let q = t.queues.entry(key).or_default();
-    let w = q.pop_front();
-    let res = UnparkResult {
-        unparked: w.is_some(),
-        have_more: !q.is_empty(),
-    };
-    let token = callback(res);
-    if let Some(w) = w {
-        t.woken.insert(w, token);
-        WAKE.notify_all();
-    }
-    res
-}
-
 pub(crate) fn unpark_all(key: usize, token: usize) -> usize {
     let mut t = TABLE.lock().unwrap();
     let ws: Vec<u64> = t.queues.remove(&key).unwrap_or_default().into();
@@ -83,4 +60,19 @@ pub(crate) fn unpark_all(key: usize, token: usize) -> usize {
         WAKE.notify_all();
     }
     ws.len()
+}
+
+pub(crate) fn unpark_n(key: usize, max: usize, callback: impl FnOnce(usize) -> usize) -> usize {
+    let mut t = TABLE.lock().unwrap();
+    let q = t.queues.entry(key).or_default();
+    let n = q.len().min(max);
+    let ws: Vec<u64> = q.drain(..n).collect();
+    let token = callback(n);
+    for &w in &ws {
+        t.woken.insert(w, token);
+    }
+    if n != 0 {
+        WAKE.notify_all();
+    }
+    n
 }

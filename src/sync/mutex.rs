@@ -69,6 +69,7 @@ impl Mutex {
         {
             self.lock_slow();
         }
+        atomic::race_acquire(self as *const Mutex as usize);
     }
 
     /// Takes the lock if that needs no waiting. Fails in starvation mode
@@ -79,9 +80,14 @@ impl Mutex {
         if old & (LOCKED | STARVING) != 0 {
             return false;
         }
-        self.state
+        let ok = self
+            .state
             .compare_exchange(old, old | LOCKED, Acquire, Relaxed)
-            .is_ok()
+            .is_ok();
+        if ok {
+            atomic::race_acquire(self as *const Mutex as usize);
+        }
+        ok
     }
 
     #[cold]
@@ -182,6 +188,7 @@ impl Mutex {
     /// as soon as the lock is released (see the module documentation).
     #[inline]
     pub(crate) unsafe fn unlock(this: *const Mutex) {
+        atomic::race_release(this as usize);
         // SAFETY: live at entry (contract); the reference is not used after
         // the releasing compare-and-swap.
         let state = unsafe { &(*this).state };

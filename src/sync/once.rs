@@ -44,7 +44,11 @@ impl Once {
     #[inline]
     pub(crate) fn is_done(&self) -> bool {
         // Acquire: pairs with the Release that stored DONE after `f`.
-        self.state.load(Acquire) == DONE
+        let done = self.state.load(Acquire) == DONE;
+        if done {
+            atomic::race_acquire(self as *const Once as usize);
+        }
+        done
     }
 
     /// Runs `f` unless it ran or is running; in the latter case waits for
@@ -66,12 +70,14 @@ impl Once {
         let mut cur = state.load(Acquire);
         loop {
             if cur == DONE {
+                atomic::race_acquire(key);
                 return;
             }
             if cur == 0 {
                 match state.compare_exchange(0, me, Acquire, Acquire) {
                     Ok(_) => {
                         f();
+                        atomic::race_release(key);
                         // Release: f's writes happen before every return
                         // from do that sees DONE.
                         let old = state.swap(DONE, AcqRel);

@@ -10,7 +10,7 @@
 //! queued meanwhile, then unlocks the writer mutex, so readers and writers
 //! alternate under contention.
 
-use super::atomic::{AtomicI32, Ordering::*};
+use super::atomic::{self, AtomicI32, Ordering::*};
 use super::mutex::Mutex;
 use super::sema::Sema;
 use crate::runtime::g::WaitReason;
@@ -56,6 +56,16 @@ impl RwMutex {
             // A writer is pending: wait until it is done.
             self.reader_sem.acquire(false, WaitReason::RwMutex);
         }
+        atomic::race_acquire(self.reader_key());
+    }
+
+    /// Sanitizer keys (Go's race annotations use the two semaphores).
+    fn reader_key(&self) -> usize {
+        &self.reader_sem as *const Sema as usize
+    }
+
+    fn writer_key(&self) -> usize {
+        &self.writer_sem as *const Sema as usize
     }
 
     /// Takes the read lock unless a writer holds or waits for it.
@@ -70,7 +80,10 @@ impl RwMutex {
                 .reader_count
                 .compare_exchange_weak(c, c + 1, Acquire, Relaxed)
             {
-                Ok(_) => return true,
+                Ok(_) => {
+                    atomic::race_acquire(self.reader_key());
+                    return true;
+                }
                 Err(x) => c = x,
             }
         }
@@ -85,6 +98,7 @@ impl RwMutex {
         // SAFETY: live at entry; a pending writer (the only case in which we
         // go on) keeps it alive until we release `writer_sem`.
         let rw = unsafe { &*this };
+        atomic::race_release(rw.writer_key());
         // Release: our reads happen before the next writer's lock returns.
         let r = rw.reader_count.fetch_sub(1, Release) - 1;
         if r < 0 {
@@ -121,6 +135,8 @@ impl RwMutex {
         if r != 0 && self.reader_wait.fetch_add(r, AcqRel) + r != 0 {
             self.writer_sem.acquire(false, WaitReason::RwMutex);
         }
+        atomic::race_acquire(self.reader_key());
+        atomic::race_acquire(self.writer_key());
     }
 
     /// Takes the write lock if no writer or reader holds or waits for it.
@@ -137,6 +153,8 @@ impl RwMutex {
             unsafe { Mutex::unlock(&self.w) };
             return false;
         }
+        atomic::race_acquire(self.reader_key());
+        atomic::race_acquire(self.writer_key());
         true
     }
 
@@ -148,6 +166,7 @@ impl RwMutex {
         // SAFETY: live at entry; we hold `w` until the last line, so nobody
         // may free it before.
         let rw = unsafe { &*this };
+        atomic::race_release(rw.reader_key());
         // Let readers in again. Release: pairs with their Acquire.
         let r = rw.reader_count.fetch_add(MAX_READERS, Release) + MAX_READERS;
         if r >= MAX_READERS {

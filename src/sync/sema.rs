@@ -71,24 +71,17 @@ impl Sema {
     /// this function no longer dereferences `this`.
     pub(crate) unsafe fn release(this: *const Sema, n: u32) -> u32 {
         let key = this as usize;
-        let mut woken = 0;
-        while woken < n {
-            let left = n - woken;
-            let r = park::unpark_one(key, |r| {
-                if !r.unparked {
-                    // SAFETY: `left` units are still owed to acquirers that
-                    // have not got one, so the word is alive (contract).
-                    // Under the queue lock: validation of a waiter about to
-                    // park sees the new count (no lost wake-up).
-                    unsafe { (*this).0.fetch_add(left, Release) };
-                }
-                0
-            });
-            if !r.unparked {
-                break;
+        let woken = park::unpark_n(key, n as usize, |found| {
+            let left = n - found as u32;
+            if left != 0 {
+                // SAFETY: `left` units are still owed to acquirers that are
+                // not parked yet, so the word is alive (contract). Under
+                // the queue lock: the validation of a waiter about to park
+                // sees the new count (no lost wake-up).
+                unsafe { (*this).0.fetch_add(left, Release) };
             }
-            woken += 1;
-        }
-        woken
+            0
+        });
+        woken as u32
     }
 }

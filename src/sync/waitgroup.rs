@@ -12,7 +12,7 @@
 //! a waiter may return and free the WaitGroup (on its stack, say) while
 //! `go_waitgroup_done` is still returning.
 
-use super::atomic::{AtomicU64, Ordering::*};
+use super::atomic::{self, AtomicU64, Ordering::*};
 use super::sema::Sema;
 use crate::runtime::g::WaitReason;
 
@@ -56,6 +56,9 @@ impl WaitGroup {
         // the caller's own pending count keeps it alive; at zero, waiters
         // stay inside wait (and keep it alive) until released below.
         let wg = unsafe { &*this };
+        if delta < 0 {
+            atomic::race_release(this as usize);
+        }
         let d = (delta as i64 as u64) << 32;
         // AcqRel: a `done` releases the work before it; the add that
         // reaches zero acquires all of them (the RMWs form one release
@@ -92,6 +95,7 @@ impl WaitGroup {
             if state >> 32 == 0 {
                 // Acquire (above, or the failed CAS): pairs with the add
                 // that reached zero.
+                atomic::race_acquire(self as *const WaitGroup as usize);
                 return;
             }
             match self
@@ -103,6 +107,7 @@ impl WaitGroup {
                     if self.state.load(Acquire) != 0 {
                         misuse("WaitGroup is reused before previous Wait has returned");
                     }
+                    atomic::race_acquire(self as *const WaitGroup as usize);
                     return;
                 }
                 Err(x) => state = x,
