@@ -252,9 +252,25 @@ pub(crate) fn rt() -> &'static Runtime {
     }
 }
 
-/// The runtime if it has been started, without starting it.
-pub(crate) fn rt_if_started() -> Option<&'static Runtime> {
-    RT.get()
+/// For the sync package's mutex (Go's `sync_runtime_canSpin`, without
+/// the iteration bound): spinning for a lock is worth it only if another
+/// worker is running (it may hold the lock) and, on a worker, nothing else
+/// is runnable here (those goroutines would rather run than watch us
+/// spin). True on a plain thread (the holder may be another thread).
+#[inline]
+pub(crate) fn sync_can_spin() -> bool {
+    let l = local();
+    if l.is_null() {
+        return true;
+    }
+    // SAFETY: this worker's Local, used on its own thread.
+    unsafe {
+        let r = (*l).rt;
+        r.target.load(Relaxed) > r.nidle.load(Relaxed) + r.nspinning.load(Relaxed) + 1
+            && (*l).w.runnext.load(Relaxed).is_null()
+            && (*l).deque.is_empty()
+            && (*l).yq.is_empty()
+    }
 }
 
 #[cold]
