@@ -294,24 +294,12 @@ void go_waitgroup_wait(go_waitgroup_t *wg);
 int go_waitgroup_go(go_waitgroup_t *wg, go_fn func, void *arg);
 
 /**
- * Locks `m` (Go: `m.Lock()`); if it is locked, waits until it is
- * available. In a goroutine this parks the goroutine (its worker runs
- * others meanwhile); on a plain thread it blocks the thread. Goroutines
- * and threads may contend for the same mutex.
- *
- * Not reentrant: locking a mutex you hold deadlocks (as in Go). Fair the
- * way Go's is: waiters queue FIFO, a woken waiter competes with newcomers,
- * and a waiter that has waited over 1 ms switches the mutex to starvation
- * mode, in which unlock hands it directly to the longest waiter. A
- * contended lock spins briefly first when more than one worker and CPU
- * exist.
- *
- * Memory ordering: for n < m, the n'th call to go_mutex_unlock(m)
- * synchronizes before the m'th call to go_mutex_lock(m) returns.
+ * The part of go_mutex_lock() that goro.h does not inline (the mutex was
+ * not free): a complete go_mutex_lock(). Call go_mutex_lock() instead.
  *
  * Safety: `m` points to a go_mutex_t.
  */
-void go_mutex_lock(go_mutex_t *m);
+void go_mutex_lock_slow(go_mutex_t *m);
 
 /**
  * Tries to lock `m` without waiting (Go: `m.TryLock()`); returns true if
@@ -326,18 +314,12 @@ void go_mutex_lock(go_mutex_t *m);
 bool go_mutex_trylock(go_mutex_t *m);
 
 /**
- * Unlocks `m` (Go: `m.Unlock()`), waking a waiter if there is one. A
- * locked mutex is not owned: any goroutine or thread may unlock it.
- *
- * Fatal error: `sync: unlock of unlocked mutex`.
- *
- * Memory ordering: see go_mutex_lock(). Once the lock is released this
- * call no longer reads or writes `*m` (the mutex may be freed by its next
- * holder).
+ * The part of go_mutex_unlock() that goro.h does not inline (waiters, or
+ * misuse): a complete go_mutex_unlock(). Call go_mutex_unlock() instead.
  *
  * Safety: `m` points to a go_mutex_t.
  */
-void go_mutex_unlock(go_mutex_t *m);
+void go_mutex_unlock_slow(go_mutex_t *m);
 
 /**
  * Locks `rw` for writing (Go: `rw.Lock()`); waits until no writer or
@@ -464,6 +446,72 @@ static inline void go_once_do(go_once_t *o, go_fn fn, void *arg) {
 extern "C"
 #endif
 void go_once_do(go_once_t *o, go_fn fn, void *arg);
+#endif
+
+/**
+ * Locks `m` (Go: `m.Lock()`); if it is locked, waits until it is
+ * available. In a goroutine this parks the goroutine (its worker runs
+ * others meanwhile); on a plain thread it blocks the thread. Goroutines
+ * and threads may contend for the same mutex.
+ *
+ * Not reentrant: locking a mutex you hold deadlocks (as in Go). Fair the
+ * way Go's is: waiters queue FIFO, a woken waiter competes with newcomers,
+ * and a waiter that has waited over 1 ms switches the mutex to starvation
+ * mode, in which unlock hands it directly to the longest waiter. A
+ * contended lock first spins briefly when another worker (or thread) may
+ * be running the holder and nothing else waits to run.
+ *
+ * Memory ordering: for n < m, the n'th call to go_mutex_unlock(m)
+ * synchronizes before the m'th call to go_mutex_lock(m) returns.
+ *
+ * The uncontended case (one compare-and-swap, as in Go) is inlined here;
+ * the rest is go_mutex_lock_slow(). The library exports go_mutex_lock
+ * itself too; define GORO_NO_INLINE to call that instead.
+ */
+#if (defined(__GNUC__) || defined(__clang__)) && !defined(GORO_NO_INLINE)
+static inline void go_mutex_lock(go_mutex_t *m) {
+  uint32_t unlocked = 0;
+  if (__builtin_expect(__atomic_compare_exchange_n(&m->_opaque[0], &unlocked, 1, 0,
+                                                   __ATOMIC_ACQUIRE, __ATOMIC_RELAXED), 1)) {
+    return;
+  }
+  go_mutex_lock_slow(m);
+}
+#else
+#ifdef __cplusplus
+extern "C"
+#endif
+void go_mutex_lock(go_mutex_t *m);
+#endif
+
+/**
+ * Unlocks `m` (Go: `m.Unlock()`), waking a waiter if there is one. A
+ * locked mutex is not owned: any goroutine or thread may unlock it.
+ *
+ * Fatal error: `sync: unlock of unlocked mutex`.
+ *
+ * Memory ordering: see go_mutex_lock(). Once the lock is released this
+ * call no longer reads or writes `*m`: like a pthread mutex, the mutex
+ * may be freed by its next holder even while this call is returning.
+ *
+ * The uncontended case (one compare-and-swap) is inlined here; the rest
+ * is go_mutex_unlock_slow(). Define GORO_NO_INLINE to call the exported
+ * go_mutex_unlock instead.
+ */
+#if (defined(__GNUC__) || defined(__clang__)) && !defined(GORO_NO_INLINE)
+static inline void go_mutex_unlock(go_mutex_t *m) {
+  uint32_t locked = 1;
+  if (__builtin_expect(__atomic_compare_exchange_n(&m->_opaque[0], &locked, 0, 0,
+                                                   __ATOMIC_RELEASE, __ATOMIC_RELAXED), 1)) {
+    return;
+  }
+  go_mutex_unlock_slow(m);
+}
+#else
+#ifdef __cplusplus
+extern "C"
+#endif
+void go_mutex_unlock(go_mutex_t *m);
 #endif
 
 #endif /* GORO_H_SYNC_INLINE */

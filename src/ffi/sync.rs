@@ -249,10 +249,25 @@ pub unsafe extern "C" fn go_waitgroup_go(
 /// Memory ordering: for n < m, the n'th call to go_mutex_unlock(m)
 /// synchronizes before the m'th call to go_mutex_lock(m) returns.
 ///
+/// goro.h inlines the uncontended case (one compare-and-swap of the
+/// state word from 0 to 1, as Go inlines it) and calls
+/// go_mutex_lock_slow() otherwise; this exported version is the same.
+///
 /// Safety: `m` points to a go_mutex_t.
 #[no_mangle]
 pub unsafe extern "C" fn go_mutex_lock(m: *mut go_mutex_t) {
     // SAFETY: valid mutex (contract), cast to its layout twin.
+    unsafe { (*(m as *const Mutex)).lock() }
+}
+
+/// The part of go_mutex_lock() that goro.h does not inline (the mutex was
+/// not free): a complete go_mutex_lock(). Call go_mutex_lock() instead.
+///
+/// Safety: `m` points to a go_mutex_t.
+#[no_mangle]
+#[inline(never)]
+pub unsafe extern "C" fn go_mutex_lock_slow(m: *mut go_mutex_t) {
+    // SAFETY: as in go_mutex_lock.
     unsafe { (*(m as *const Mutex)).lock() }
 }
 
@@ -279,9 +294,24 @@ pub unsafe extern "C" fn go_mutex_trylock(m: *mut go_mutex_t) -> bool {
 /// call no longer reads or writes `*m` (the mutex may be freed by its next
 /// holder).
 ///
+/// goro.h inlines the uncontended case (one compare-and-swap of the
+/// state word from 1 to 0) and calls go_mutex_unlock_slow() otherwise;
+/// this exported version is the same.
+///
 /// Safety: `m` points to a go_mutex_t.
 #[no_mangle]
 pub unsafe extern "C" fn go_mutex_unlock(m: *mut go_mutex_t) {
+    // SAFETY: as in go_mutex_lock.
+    unsafe { Mutex::unlock(m as *const Mutex) }
+}
+
+/// The part of go_mutex_unlock() that goro.h does not inline (waiters, or
+/// misuse): a complete go_mutex_unlock(). Call go_mutex_unlock() instead.
+///
+/// Safety: `m` points to a go_mutex_t.
+#[no_mangle]
+#[inline(never)]
+pub unsafe extern "C" fn go_mutex_unlock_slow(m: *mut go_mutex_t) {
     // SAFETY: as in go_mutex_lock.
     unsafe { Mutex::unlock(m as *const Mutex) }
 }

@@ -41,9 +41,9 @@ fn multicore() -> bool {
     if n < 2 {
         return false;
     }
-    // Without a runtime every contender is a plain thread, each on its
-    // own CPU as far as we know.
-    crate::runtime::rt_if_started().is_none_or(|r| r.procs() > 1)
+    // Another worker runs (it may hold the lock) and nothing else is
+    // runnable on ours; always on a plain thread.
+    crate::runtime::sync_can_spin()
 }
 
 /// One spin: a burst of pause instructions (Go's `procyield(30)`).

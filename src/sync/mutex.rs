@@ -14,6 +14,12 @@
 //! normal. Normal mode performs much better; starvation mode bounds tail
 //! latency.
 //!
+//! ABI: goro.h inlines the uncontended lock (compare-and-swap of the state
+//! word, at offset 0, from 0 to `LOCKED`) and unlock (from `LOCKED` to 0)
+//! into C programs, as Go inlines them. Every future version must keep
+//! those two transitions meaning exactly that; any other state goes to
+//! the exported slow paths, which may do anything.
+//!
 //! Unlike Go, the release of the lock and the decision to wake a waiter
 //! are one compare-and-swap, after which unlock touches only the
 //! semaphore, and that only while a waiter it owes a unit to keeps the

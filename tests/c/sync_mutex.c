@@ -52,6 +52,27 @@ static void abi(void) {
     go_mutex_unlock(&local);
 }
 
+/* The header inlines the uncontended lock and unlock; the exported
+ * functions (for dlsym and other languages) and the slow paths agree. */
+extern void go_mutex_lock_exported(go_mutex_t *) __asm__("go_mutex_lock");
+extern void go_mutex_unlock_exported(go_mutex_t *) __asm__("go_mutex_unlock");
+
+static void inline_and_exported_agree(void) {
+    go_mutex_t m = GO_MUTEX_INIT;
+    go_mutex_lock_exported(&m);
+    CHECK(!go_mutex_trylock(&m));
+    go_mutex_unlock(&m);
+    go_mutex_lock(&m);
+    go_mutex_unlock_exported(&m);
+    go_mutex_lock_slow(&m);
+    CHECK(!go_mutex_trylock(&m));
+    go_mutex_unlock_slow(&m);
+    CHECK(go_mutex_trylock(&m));
+    go_mutex_unlock(&m);
+    static const unsigned char zero[sizeof m];
+    CHECK(memcmp(&m, zero, sizeof m) == 0);
+}
+
 /* ---- hammer: Go's HammerMutex, from goroutines and threads at once ---- */
 
 static go_mutex_t hammer_mu;
@@ -352,6 +373,7 @@ static void death_unlock_twice(void) {
 
 static const struct goro_case cases[] = {
     {"abi", abi, NULL},
+    {"inline_and_exported_agree", inline_and_exported_agree, NULL},
     {"hammer_mixed", hammer_mixed, NULL},
     {"hammer_goroutines_only", hammer_goroutines_only, NULL},
     {"parks_not_blocks", parks_not_blocks, NULL},
