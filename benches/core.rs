@@ -53,10 +53,10 @@ fn in_goroutine<F: FnOnce() + Send>(f: F) {
     }
 }
 
-/// Spawns `f(arg)` or panics.
+/// Spawns `f(arg)` or panics. The callers pass arguments that outlive the
+/// goroutine.
 fn spawn(f: unsafe extern "C" fn(*mut c_void), arg: *mut c_void) {
-    // SAFETY: the callers pass arguments that outlive the goroutine.
-    assert_eq!(unsafe { go_spawn(Some(f), arg) }, 0);
+    assert_eq!(go_spawn(Some(f), arg), 0);
 }
 
 fn raw_switch(c: &mut Criterion) {
