@@ -147,21 +147,42 @@ impl Bucket {
         }
     }
 
-    /// Detaches every waiter of `key`; returns the chain (linked by `next`)
+    /// Detaches every waiter of `key`; returns the chain (linked by
+    /// `next`), in O(1). # Safety: lock held.
+    unsafe fn dequeue_all(&self, key: usize) -> *mut Waiter {
+        // SAFETY: lock held.
+        unsafe {
+            let (head, link) = self.find(key);
+            if !head.is_null() {
+                *link = (*head).next_key;
+            }
+            head
+        }
+    }
+
+    /// Detaches the first `max` (>= 1) waiters of `key`; returns the chain
     /// and its length. # Safety: lock held.
-    unsafe fn dequeue_all(&self, key: usize) -> (*mut Waiter, usize) {
+    unsafe fn dequeue_n(&self, key: usize, max: usize) -> (*mut Waiter, usize) {
         // SAFETY: lock held.
         unsafe {
             let (head, link) = self.find(key);
             if head.is_null() {
                 return (ptr::null_mut(), 0);
             }
-            *link = (*head).next_key;
-            let mut n = 0;
-            let mut w = head;
-            while !w.is_null() {
+            let mut last = head;
+            let mut n = 1;
+            while n < max && !(*last).next.is_null() {
+                last = (*last).next;
                 n += 1;
-                w = (*w).next;
+            }
+            let rest = (*last).next;
+            if rest.is_null() {
+                *link = (*head).next_key;
+            } else {
+                (*rest).tail = (*head).tail;
+                (*rest).next_key = (*head).next_key;
+                *link = rest;
+                (*last).next = ptr::null_mut();
             }
             (head, n)
         }
@@ -286,16 +307,49 @@ pub(crate) fn unpark_all(key: usize, token: usize) -> usize {
     let b = bucket(key);
     b.lock.lock();
     // SAFETY: lock held.
-    let (mut w, n) = unsafe { b.dequeue_all(key) };
+    let w = unsafe { b.dequeue_all(key) };
     b.lock.unlock();
+    // SAFETY: the chain was detached by us above.
+    unsafe { wake_chain(w, token) }
+}
+
+/// Wakes up to `max` waiters on `key`, oldest first, under one acquisition
+/// of the queue lock. `callback` runs under the lock with the number
+/// dequeued and returns the token they all receive (so the caller can
+/// account for the waiters it could not find, atomically). Returns the
+/// number woken.
+pub(crate) fn unpark_n(key: usize, max: usize, callback: impl FnOnce(usize) -> usize) -> usize {
+    let _errno = sys::ErrnoGuard::new();
+    let b = bucket(key);
+    b.lock.lock();
+    // SAFETY: lock held.
+    let (w, n) = if max == 0 {
+        (ptr::null_mut(), 0)
+    } else {
+        unsafe { b.dequeue_n(key, max) }
+    };
+    let token = callback(n);
+    b.lock.unlock();
+    // SAFETY: the chain was detached by us above.
+    unsafe { wake_chain(w, token) };
+    n
+}
+
+/// Wakes every waiter of a detached chain; returns how many.
+///
+/// # Safety
+/// The chain was detached by the caller and none of it woken yet.
+unsafe fn wake_chain(mut w: *mut Waiter, token: usize) -> usize {
+    let mut n = 0;
     while !w.is_null() {
-        // SAFETY: the chain was detached by us; read `next` before the
-        // wake, after which the node may vanish.
+        // SAFETY: read `next` before the wake, after which the node may
+        // vanish.
         unsafe {
             let next = (*w).next;
             wake(w, token);
             w = next;
         }
+        n += 1;
     }
     n
 }

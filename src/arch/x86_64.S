@@ -81,9 +81,16 @@ goro_ctx_switch:
         /* Reload MXCSR and the x87 control word only when the other
          * context's differ from ours: ldmxcsr and fldcw are the slowest
          * instructions of a switch, and the values almost never change. */
-        movq    (%rsp), %rax
-        cmpq    (%r8), %rax
+        /* Compared piecewise, each load matching the size of the store
+         * that just wrote the same bytes (stmxcsr: 4, fnstcw: 2), so that
+         * the CPU forwards them from the store buffer instead of stalling. */
+        movl    (%rsp), %eax
+        cmpl    (%r8), %eax
+        jne     2f
+        movzwl  4(%rsp), %eax
+        cmpw    %ax, 4(%r8)
         je      1f
+2:
         ldmxcsr (%rsp)
         fldcw   4(%rsp)
 1:
