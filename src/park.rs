@@ -190,7 +190,8 @@ impl Bucket {
 }
 
 /// Wakes a dequeued waiter after storing its token. Does not touch the
-/// node afterwards.
+/// node afterwards. A goroutine goes to this worker's run-next slot (it is
+/// likely what the waker waits for next, as in Go's semrelease).
 ///
 /// # Safety
 /// `w` was dequeued by the caller and not woken yet.
@@ -201,18 +202,28 @@ unsafe fn wake(w: *mut Waiter, token: usize) {
         *(*w).token.get() = token;
         let g = (*w).g;
         if g.is_null() {
-            BLOCKED_THREADS.fetch_sub(1, SeqCst);
-            THREAD_WAKES.fetch_add(1, SeqCst);
-            let f: *const AtomicU32 = &(*w).futex;
-            (*f).store(1, Release);
-            // The thread may have returned already; futex_wake only uses
-            // the address as a key.
-            sys::futex_wake(f, 1);
+            wake_thread(w);
         } else {
-            runtime::count_gwake();
+            runtime::count_gwakes(1);
             runtime::ready(g);
         }
     }
+}
+
+/// Wakes a dequeued thread waiter whose token is stored.
+///
+/// # Safety
+/// `w` is a dequeued thread waiter, not woken yet.
+unsafe fn wake_thread(w: *mut Waiter) {
+    BLOCKED_THREADS.fetch_sub(1, SeqCst);
+    THREAD_WAKES.fetch_add(1, SeqCst);
+    // SAFETY: the node is alive until the store below releases the waiter.
+    let f: *const AtomicU32 = unsafe { &(*w).futex };
+    // SAFETY: as above.
+    unsafe { (*f).store(1, Release) };
+    // The thread may have returned already; futex_wake only uses the
+    // address as a key.
+    sys::futex_wake(f, 1);
 }
 
 /// Parks the calling goroutine (or thread) on `key` unless `validate`,
@@ -341,15 +352,27 @@ pub(crate) fn unpark_n(key: usize, max: usize, callback: impl FnOnce(usize) -> u
 /// The chain was detached by the caller and none of it woken yet.
 unsafe fn wake_chain(mut w: *mut Waiter, token: usize) -> usize {
     let mut n = 0;
+    let mut goroutines = 0;
     while !w.is_null() {
-        // SAFETY: read `next` before the wake, after which the node may
-        // vanish.
+        // SAFETY: read `next` and `g` before the wake, after which the node
+        // may vanish; the token is stored first.
         unsafe {
             let next = (*w).next;
-            wake(w, token);
+            *(*w).token.get() = token;
+            let g = (*w).g;
+            if g.is_null() {
+                wake_thread(w);
+            } else {
+                runtime::ready_batch_one(g);
+                goroutines += 1;
+            }
             w = next;
         }
         n += 1;
+    }
+    if goroutines > 0 {
+        runtime::count_gwakes(goroutines);
+        runtime::ready_batch_end();
     }
     n
 }

@@ -138,17 +138,6 @@ pub(crate) fn count_gpark() {
     }
 }
 
-/// Counts a goroutine woken from the parking layer (by this thread).
-pub(crate) fn count_gwake() {
-    let l = local();
-    if l.is_null() {
-        THREAD_GWAKES.fetch_add(1, SeqCst);
-    } else {
-        // SAFETY: l is this worker's Local.
-        bump(unsafe { &(*l).w.gwakes });
-    }
-}
-
 /// Goroutines spawned by plain threads (workers count their own).
 static THREAD_SPAWNED: AtomicU64 = AtomicU64::new(0);
 
@@ -1028,6 +1017,51 @@ fn ready_as(g: *mut G, next: bool) {
     }
     fence(SeqCst);
     wakep();
+}
+
+/// Makes many woken goroutines runnable at once: [`ready`]'s handshake for
+/// each, queued without waking workers one by one (the caller calls
+/// [`ready_batch_end`] once after the last).
+pub(crate) fn ready_batch_one(g: *mut G) {
+    // SAFETY: as in ready().
+    let old = unsafe { (*g).state.swap(NOTIFIED, AcqRel) };
+    match old {
+        PARKED => {
+            let l = local();
+            // SAFETY: we now own g; l, if non-null, is this thread's Local.
+            unsafe {
+                (*g).state.store(RUNNING, Relaxed);
+                (*g).set_status(Status::Runnable);
+                if !l.is_null() && !must_retire(l) {
+                    (*l).deque.push(GPtr(g));
+                } else {
+                    rt().injector.push(GPtr(g));
+                }
+            }
+        }
+        PARKING => {}
+        _ => diag::fatal_nogo(format_args!(
+            "internal error: goroutine woken twice (state {old})"
+        )),
+    }
+}
+
+/// Ends a batch of [`ready_batch_one`]: publishes it to idle workers.
+pub(crate) fn ready_batch_end() {
+    fence(SeqCst);
+    wakep();
+}
+
+/// Counts `n` goroutines woken from the parking layer by this thread.
+pub(crate) fn count_gwakes(n: u64) {
+    let l = local();
+    if l.is_null() {
+        THREAD_GWAKES.fetch_add(n, SeqCst);
+    } else {
+        // SAFETY: l is this worker's Local; only this thread writes it.
+        let c = unsafe { &(*l).w.gwakes };
+        c.store(c.load(Relaxed) + n, Release);
+    }
 }
 
 /// Wakes a goroutine parked by [`park_current`] or `go_sleep`. Exactly one
