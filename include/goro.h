@@ -355,17 +355,14 @@ bool go_rwmutex_trylock(go_rwmutex_t *rw);
 void go_rwmutex_unlock(go_rwmutex_t *rw);
 
 /**
- * Locks `rw` for reading (Go: `rw.RLock()`): many readers may hold it at
- * once. Waits while a writer holds it or waits for it (so do not take a
- * read lock twice in one goroutine: a writer in between deadlocks it, as
- * in Go). Parks a goroutine, blocks a plain thread.
+ * Called by the inlined go_rwmutex_rlock() after its increment found a
+ * writer pending: waits until the writer is done. Never call it
+ * directly.
  *
- * Memory ordering: there is an n such that the n'th go_rwmutex_unlock()
- * synchronizes before this returns (see go_rwmutex_lock()).
- *
- * Safety: `rw` points to a go_rwmutex_t.
+ * Safety: `rw` points to a go_rwmutex_t whose reader count the caller
+ * has just incremented.
  */
-void go_rwmutex_rlock(go_rwmutex_t *rw);
+void go_rwmutex_rlock_slow(go_rwmutex_t *rw);
 
 /**
  * Tries to lock `rw` for reading without waiting (Go: `rw.TryRLock()`);
@@ -376,14 +373,15 @@ void go_rwmutex_rlock(go_rwmutex_t *rw);
 bool go_rwmutex_tryrlock(go_rwmutex_t *rw);
 
 /**
- * Undoes one go_rwmutex_rlock() (Go: `rw.RUnlock()`); the last reader out
- * lets a waiting writer in.
+ * Called by the inlined go_rwmutex_runlock() when its decrement left the
+ * reader count `r` negative: wakes the pending writer if this was the
+ * last reader it waited for, or dies with `sync: RUnlock of unlocked
+ * RWMutex`. Never call it directly.
  *
- * Fatal error: `sync: RUnlock of unlocked RWMutex`.
- *
- * Safety: `rw` points to a go_rwmutex_t.
+ * Safety: `rw` points to a go_rwmutex_t whose reader count the caller
+ * has just decremented to `r`.
  */
-void go_rwmutex_runlock(go_rwmutex_t *rw);
+void go_rwmutex_runlock_slow(go_rwmutex_t *rw, int32_t r);
 
 /**
  * The part of go_once_do() that goro.h does not inline: runs `fn(arg)` if
@@ -402,6 +400,22 @@ void go_once_do_slow(go_once_t *o, go_fn func, void *arg);
 
 #ifndef GORO_H_SYNC_INLINE
 #define GORO_H_SYNC_INLINE
+
+/*
+ * The fast paths below are inlined with GCC and Clang (their __atomic
+ * builtins), except under ThreadSanitizer, which then sees goro's own
+ * annotations of every happens-before edge instead of the raw atomics.
+ * Define GORO_NO_INLINE to call the exported functions always.
+ */
+#if !defined(GORO_NO_INLINE) && (defined(__GNUC__) || defined(__clang__)) && \
+    !defined(__SANITIZE_THREAD__)
+#define GORO_INLINE_FAST_PATHS 1
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#undef GORO_INLINE_FAST_PATHS
+#endif
+#endif
+#endif
 
 /** Initializer of a go_mutex_t: unlocked (the same as all-zero). */
 #define GO_MUTEX_INIT {0}
@@ -432,9 +446,9 @@ void go_once_do_slow(go_once_t *o, go_fn func, void *arg);
  * The fast path ("already done": one acquire load, as in Go) is inlined
  * here; the rest is go_once_do_slow(). The library also exports
  * go_once_do itself, for callers that do not use this header (dlsym, other
- * languages). Define GORO_NO_INLINE to call that instead.
+ * languages).
  */
-#if (defined(__GNUC__) || defined(__clang__)) && !defined(GORO_NO_INLINE)
+#ifdef GORO_INLINE_FAST_PATHS
 static inline void go_once_do(go_once_t *o, go_fn fn, void *arg) {
   if (__builtin_expect(__atomic_load_n(&o->_opaque[0], __ATOMIC_ACQUIRE) == 1, 1)) {
     return;
@@ -466,9 +480,9 @@ void go_once_do(go_once_t *o, go_fn fn, void *arg);
  *
  * The uncontended case (one compare-and-swap, as in Go) is inlined here;
  * the rest is go_mutex_lock_slow(). The library exports go_mutex_lock
- * itself too; define GORO_NO_INLINE to call that instead.
+ * itself too (for dlsym and other languages).
  */
-#if (defined(__GNUC__) || defined(__clang__)) && !defined(GORO_NO_INLINE)
+#ifdef GORO_INLINE_FAST_PATHS
 static inline void go_mutex_lock(go_mutex_t *m) {
   uint32_t unlocked = 0;
   if (__builtin_expect(__atomic_compare_exchange_n(&m->_opaque[0], &unlocked, 1, 0,
@@ -495,10 +509,9 @@ void go_mutex_lock(go_mutex_t *m);
  * may be freed by its next holder even while this call is returning.
  *
  * The uncontended case (one compare-and-swap) is inlined here; the rest
- * is go_mutex_unlock_slow(). Define GORO_NO_INLINE to call the exported
- * go_mutex_unlock instead.
+ * is go_mutex_unlock_slow().
  */
-#if (defined(__GNUC__) || defined(__clang__)) && !defined(GORO_NO_INLINE)
+#ifdef GORO_INLINE_FAST_PATHS
 static inline void go_mutex_unlock(go_mutex_t *m) {
   uint32_t locked = 1;
   if (__builtin_expect(__atomic_compare_exchange_n(&m->_opaque[0], &locked, 0, 0,
@@ -512,6 +525,56 @@ static inline void go_mutex_unlock(go_mutex_t *m) {
 extern "C"
 #endif
 void go_mutex_unlock(go_mutex_t *m);
+#endif
+
+/**
+ * Locks `rw` for reading (Go: `rw.RLock()`): many readers may hold it at
+ * once. Waits while a writer holds it or waits for it (so do not take a
+ * read lock twice in one goroutine: a writer in between deadlocks it, as
+ * in Go). Parks a goroutine, blocks a plain thread.
+ *
+ * Memory ordering: there is an n such that the n'th go_rwmutex_unlock()
+ * synchronizes before this returns (see go_rwmutex_lock()).
+ *
+ * The fast path (one atomic increment of the reader count, as in Go) is
+ * inlined here; go_rwmutex_rlock_slow() waits for a pending writer.
+ */
+#ifdef GORO_INLINE_FAST_PATHS
+static inline void go_rwmutex_rlock(go_rwmutex_t *rw) {
+  if (__builtin_expect((int32_t)__atomic_add_fetch(&rw->_opaque[4], 1, __ATOMIC_ACQUIRE) >= 0, 1)) {
+    return;
+  }
+  go_rwmutex_rlock_slow(rw);
+}
+#else
+#ifdef __cplusplus
+extern "C"
+#endif
+void go_rwmutex_rlock(go_rwmutex_t *rw);
+#endif
+
+/**
+ * Undoes one go_rwmutex_rlock() (Go: `rw.RUnlock()`); the last reader out
+ * lets a waiting writer in.
+ *
+ * Fatal error: `sync: RUnlock of unlocked RWMutex`.
+ *
+ * The fast path (one atomic decrement) is inlined here; the rest is
+ * go_rwmutex_runlock_slow().
+ */
+#ifdef GORO_INLINE_FAST_PATHS
+static inline void go_rwmutex_runlock(go_rwmutex_t *rw) {
+  int32_t r = (int32_t)__atomic_sub_fetch(&rw->_opaque[4], 1, __ATOMIC_RELEASE);
+  if (__builtin_expect(r >= 0, 1)) {
+    return;
+  }
+  go_rwmutex_runlock_slow(rw, r);
+}
+#else
+#ifdef __cplusplus
+extern "C"
+#endif
+void go_rwmutex_runlock(go_rwmutex_t *rw);
 #endif
 
 #endif /* GORO_H_SYNC_INLINE */

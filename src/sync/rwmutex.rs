@@ -9,6 +9,13 @@
 //! wakes it. Unlock adds `MAX_READERS` back and releases the readers that
 //! queued meanwhile, then unlocks the writer mutex, so readers and writers
 //! alternate under contention.
+//!
+//! ABI: goro.h inlines the reader's fast paths into C programs (outside
+//! ThreadSanitizer): `rlock` adds 1 to `reader_count` (the 32-bit word at
+//! offset 16) with Acquire and calls `go_rwmutex_rlock_slow` if the result
+//! is negative; `runlock` subtracts 1 with Release and calls
+//! `go_rwmutex_runlock_slow(rw, result)` if the result is negative. Every
+//! future version must keep that word and those transitions.
 
 use super::atomic::{self, AtomicI32, Ordering::*};
 use super::mutex::Mutex;
@@ -33,8 +40,11 @@ pub(crate) struct RwMutex {
 }
 
 #[cfg(not(loom))]
-const _: () =
-    assert!(core::mem::size_of::<RwMutex>() == 24 && core::mem::align_of::<RwMutex>() == 4);
+const _: () = assert!(
+    core::mem::size_of::<RwMutex>() == 24
+        && core::mem::align_of::<RwMutex>() == 4
+        && core::mem::offset_of!(RwMutex, reader_count) == 16
+);
 
 impl RwMutex {
     #[cfg(loom)]
@@ -53,10 +63,17 @@ impl RwMutex {
     pub(crate) fn rlock(&self) {
         // Acquire: pairs with the Release of the last writer's unlock.
         if self.reader_count.fetch_add(1, Acquire) + 1 < 0 {
-            // A writer is pending: wait until it is done.
-            self.reader_sem.acquire(false, WaitReason::RwMutex);
+            self.rlock_wait();
         }
         atomic::race_acquire(self.reader_key());
+    }
+
+    /// The rest of `rlock` once its increment found a writer pending:
+    /// waits until the writer is done (C: the inlined fast path calls this
+    /// through `go_rwmutex_rlock_slow`).
+    #[cold]
+    pub(crate) fn rlock_wait(&self) {
+        self.reader_sem.acquire(false, WaitReason::RwMutex);
     }
 
     /// Sanitizer keys (Go's race annotations use the two semaphores).
@@ -107,8 +124,13 @@ impl RwMutex {
         }
     }
 
+    /// The rest of `runlock` once its decrement left `r < 0` (C: called by
+    /// the inlined fast path through `go_rwmutex_runlock_slow`).
+    ///
+    /// # Safety
+    /// As for [`RwMutex::runlock`], whose decrement returned `r`.
     #[cold]
-    unsafe fn runlock_slow(this: *const RwMutex, r: i32) {
+    pub(crate) unsafe fn runlock_slow(this: *const RwMutex, r: i32) {
         if r + 1 == 0 || r + 1 == -MAX_READERS {
             crate::diag::fatal(format_args!("sync: RUnlock of unlocked RWMutex"));
         }

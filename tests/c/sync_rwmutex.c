@@ -30,6 +30,24 @@ static void try_matrix(void) {
     go_rwmutex_unlock(&rw0);
 }
 
+/* The header inlines rlock/runlock; the exported functions (for dlsym
+ * and other languages) agree with them. */
+extern void go_rwmutex_rlock_exported(go_rwmutex_t *) __asm__("go_rwmutex_rlock");
+extern void go_rwmutex_runlock_exported(go_rwmutex_t *) __asm__("go_rwmutex_runlock");
+
+static void inline_and_exported_agree(void) {
+    go_rwmutex_t m = GO_RWMUTEX_INIT;
+    go_rwmutex_rlock_exported(&m);
+    go_rwmutex_rlock(&m);
+    CHECK(!go_rwmutex_trylock(&m));
+    go_rwmutex_runlock(&m);
+    go_rwmutex_runlock_exported(&m);
+    CHECK(go_rwmutex_trylock(&m));
+    go_rwmutex_unlock(&m);
+    static const unsigned char zero[sizeof m];
+    CHECK(memcmp(&m, zero, sizeof m) == 0);
+}
+
 /* ---- Go's TestParallelReaders: every reader takes the read lock and
  * waits inside it until all readers are in. Would deadlock if readers
  * excluded each other. ---- */
@@ -343,6 +361,7 @@ static void death_runlock_unlocked_goroutine(void) {
 
 static const struct goro_case cases[] = {
     {"try_matrix", try_matrix, NULL},
+    {"inline_and_exported_agree", inline_and_exported_agree, NULL},
     {"parallel_readers", parallel_readers, NULL},
     {"hammer", hammer, NULL},
     {"writer_preference", writer_preference, NULL},

@@ -17,3 +17,15 @@ target_link_libraries(sync_header_c99 PRIVATE goro)
 set_target_properties(sync_header_c99 PROPERTIES C_STANDARD 99 C_EXTENSIONS OFF)
 target_compile_options(sync_header_c99 PRIVATE -Werror -pedantic)
 add_test(NAME sync_header_c99 COMMAND sync_header_c99)
+add_executable(sync_header_noinline sync_header.c)
+target_link_libraries(sync_header_noinline PRIVATE goro)
+target_compile_definitions(sync_header_noinline PRIVATE GORO_NO_INLINE)
+target_compile_options(sync_header_noinline PRIVATE -Werror)
+add_test(NAME sync_header_noinline COMMAND sync_header_noinline)
+
+# The whole mutex and rwmutex suites once more through the exported
+# (not inlined) functions.
+goro_test(sync_mutex_noinline SOURCES sync_mutex.c PROCS 2)
+target_compile_definitions(sync_mutex_noinline PRIVATE GORO_NO_INLINE)
+goro_test(sync_rwmutex_noinline SOURCES sync_rwmutex.c PROCS 2)
+target_compile_definitions(sync_rwmutex_noinline PRIVATE GORO_NO_INLINE)
