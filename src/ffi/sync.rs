@@ -243,8 +243,8 @@ pub unsafe extern "C" fn go_waitgroup_go(
 /// way Go's is: waiters queue FIFO, a woken waiter competes with newcomers,
 /// and a waiter that has waited over 1 ms switches the mutex to starvation
 /// mode, in which unlock hands it directly to the longest waiter. A
-/// contended lock spins briefly first when more than one worker and CPU
-/// exist.
+/// contended lock first spins briefly when another worker (or thread) may
+/// be running the holder and nothing else waits to run.
 ///
 /// Memory ordering: for n < m, the n'th call to go_mutex_unlock(m)
 /// synchronizes before the m'th call to go_mutex_lock(m) returns.
