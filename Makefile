@@ -13,7 +13,7 @@ BUILD   := build
 LIBDIR  := target/release
 EXAMPLES := $(patsubst c_examples/%.c,$(BUILD)/examples/%,$(wildcard c_examples/*.c))
 
-.PHONY: all build header demo examples test rust-test ctest lint bench-smoke clean
+.PHONY: all build header demo examples test rust-test loom ctest lint bench-smoke clean
 
 all: build
 
@@ -44,10 +44,16 @@ ctest: build
 	cmake --build $(BUILD)/ctest -j2
 	ctest --test-dir $(BUILD)/ctest --output-on-failure -j2
 
+# Model-check the sync state machines (Mutex, RWMutex, WaitGroup, Once)
+# with loom: every interleaving up to LOOM_MAX_PREEMPTIONS preemptions.
+loom:
+	LOOM_MAX_PREEMPTIONS=2 RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom \
+		$(CARGO) test --release --lib sync::loom_tests
+
 bench-smoke: build
 	bash bench/smoke.sh
 
-test: lint build examples rust-test ctest test-install bench-smoke
+test: lint build examples rust-test loom ctest test-install bench-smoke
 	@echo "all tests passed"
 
 clean:

@@ -50,6 +50,9 @@ mod sys;
 
 pub use ffi::*;
 
+#[global_allocator]
+static ALLOC: san::Alloc = san::Alloc;
+
 /// Internal entry points for goro's own benchmarks (`benches/`); not part
 /// of the C API and not stable.
 #[doc(hidden)]

@@ -162,6 +162,8 @@ impl Bucket {
 
     /// Detaches the first `max` (>= 1) waiters of `key`; returns the chain
     /// and its length. # Safety: lock held.
+    // Used by sync; loom builds replace sync's parking with a model.
+    #[cfg_attr(loom, allow(dead_code))]
     unsafe fn dequeue_n(&self, key: usize, max: usize) -> (*mut Waiter, usize) {
         // SAFETY: lock held.
         unsafe {
@@ -329,14 +331,16 @@ pub(crate) fn unpark_all(key: usize, token: usize) -> usize {
 /// dequeued and returns the token they all receive (so the caller can
 /// account for the waiters it could not find, atomically). Returns the
 /// number woken.
+// Used by sync; loom builds replace sync's parking with a model.
+#[cfg_attr(loom, allow(dead_code))]
 pub(crate) fn unpark_n(key: usize, max: usize, callback: impl FnOnce(usize) -> usize) -> usize {
     let _errno = sys::ErrnoGuard::new();
     let b = bucket(key);
     b.lock.lock();
-    // SAFETY: lock held.
     let (w, n) = if max == 0 {
         (ptr::null_mut(), 0)
     } else {
+        // SAFETY: lock held.
         unsafe { b.dequeue_n(key, max) }
     };
     let token = callback(n);

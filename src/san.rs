@@ -36,6 +36,8 @@ pub(crate) const SWITCH_HOOKS: u8 = TSAN | ASAN;
 static ACTIVE: AtomicU8 = AtomicU8::new(UNINIT);
 
 struct Tsan {
+    ignore_begin: unsafe extern "C" fn(),
+    ignore_end: unsafe extern "C" fn(),
     create_fiber: unsafe extern "C" fn(u32) -> *mut c_void,
     destroy_fiber: unsafe extern "C" fn(*mut c_void),
     switch_to_fiber: unsafe extern "C" fn(*mut c_void, u32),
@@ -81,10 +83,14 @@ fn detect_tsan() -> Option<Tsan> {
     let gf = sym(c"__tsan_get_current_fiber")?;
     let ac = sym(c"__tsan_acquire")?;
     let rl = sym(c"__tsan_release")?;
+    let ib = sym(c"__tsan_ignore_thread_begin")?;
+    let ie = sym(c"__tsan_ignore_thread_end")?;
     // SAFETY: these are the signatures of TSan's public fiber and
     // annotation interface (sanitizer/tsan_interface.h).
     unsafe {
         Some(Tsan {
+            ignore_begin: as_fn(ib),
+            ignore_end: as_fn(ie),
             create_fiber: as_fn(cf),
             destroy_fiber: as_fn(df),
             switch_to_fiber: as_fn(sf),
@@ -315,5 +321,70 @@ fn running_on_valgrind() -> bool {
 pub(crate) fn valgrind_stack_register(lo: usize, hi: usize) {
     if active() & VALGRIND != 0 {
         client_request(0, &[VG_STACK_REGISTER, lo, hi, 0, 0, 0]);
+    }
+}
+
+/// goro's heap allocations, invisible to ThreadSanitizer.
+///
+/// goro is not instrumented, so TSan does not see the locks and atomics that
+/// hand goro's own heap blocks (run-queue buffers, free lists, caches)
+/// between worker threads; it would see only the malloc/realloc/free calls
+/// and report them as racing. Every Rust allocation of the library goes
+/// through this allocator, which brackets the call with
+/// `__tsan_ignore_thread_begin/end` when TSan is present (one predicted
+/// branch otherwise). The program's own allocations are untouched.
+pub(crate) struct Alloc;
+
+struct IgnoreGuard(bool);
+
+impl IgnoreGuard {
+    #[inline(always)]
+    fn new() -> IgnoreGuard {
+        if maybe(TSAN) && active() & TSAN != 0 {
+            // SAFETY: TSan's public interface; balanced by Drop.
+            unsafe { (tsan().ignore_begin)() };
+            IgnoreGuard(true)
+        } else {
+            IgnoreGuard(false)
+        }
+    }
+}
+
+impl Drop for IgnoreGuard {
+    #[inline(always)]
+    fn drop(&mut self) {
+        if self.0 {
+            // SAFETY: balances ignore_begin on this thread.
+            unsafe { (tsan().ignore_end)() };
+        }
+    }
+}
+
+// SAFETY: every method forwards to the system allocator with the same
+// arguments; the guard only toggles TSan's bookkeeping around the call.
+unsafe impl std::alloc::GlobalAlloc for Alloc {
+    #[inline]
+    unsafe fn alloc(&self, l: std::alloc::Layout) -> *mut u8 {
+        let _g = IgnoreGuard::new();
+        // SAFETY: forwarded contract.
+        unsafe { std::alloc::System.alloc(l) }
+    }
+    #[inline]
+    unsafe fn alloc_zeroed(&self, l: std::alloc::Layout) -> *mut u8 {
+        let _g = IgnoreGuard::new();
+        // SAFETY: forwarded contract.
+        unsafe { std::alloc::System.alloc_zeroed(l) }
+    }
+    #[inline]
+    unsafe fn dealloc(&self, p: *mut u8, l: std::alloc::Layout) {
+        let _g = IgnoreGuard::new();
+        // SAFETY: forwarded contract.
+        unsafe { std::alloc::System.dealloc(p, l) }
+    }
+    #[inline]
+    unsafe fn realloc(&self, p: *mut u8, l: std::alloc::Layout, n: usize) -> *mut u8 {
+        let _g = IgnoreGuard::new();
+        // SAFETY: forwarded contract.
+        unsafe { std::alloc::System.realloc(p, l, n) }
     }
 }

@@ -44,6 +44,17 @@ const AWAKE_SPIN: u32 = 0; // woken by wakep: holds a spinning credit
 const SLEEPING: u32 = 1;
 const RETIRED: u32 = 2;
 const AWAKE_PLAIN: u32 = 3; // woken for another reason (timeout, GOMAXPROCS)
+/// The state is the word's low bits; a kick (a new earliest timer for the
+/// worker sleeping until the next timer) adds KICK to a SLEEPING word, so
+/// a kick that lands between the sleeper's last look and its futex_wait
+/// makes that wait return at once instead of being lost.
+const STATE: u32 = 3;
+const KICK: u32 = 4;
+
+#[inline(always)]
+fn state(word: u32) -> u32 {
+    word & STATE
+}
 
 /// Transfer actions (low bits of the transfer word; the high bits are a G).
 const T_NONE: usize = 0;
@@ -247,6 +258,8 @@ pub(crate) fn rt() -> &'static Runtime {
 /// is runnable here (those goroutines would rather run than watch us
 /// spin). True on a plain thread (the holder may be another thread).
 #[inline]
+// Used by sync; loom builds replace sync's parking with a model.
+#[cfg_attr(loom, allow(dead_code))]
 pub(crate) fn sync_can_spin() -> bool {
     let l = local();
     if l.is_null() {
@@ -513,7 +526,16 @@ fn timer_changed() {
     let s = r.timer_sleeper.load(SeqCst);
     if s != 0 {
         // Kick it: it recomputes its timeout.
-        sys::futex_wake(&r.worker(s - 1).word, 1);
+        let w = r.worker(s - 1);
+        let kicked = w
+            .word
+            .fetch_update(SeqCst, SeqCst, |v| {
+                (state(v) == SLEEPING).then(|| v.wrapping_add(KICK))
+            })
+            .is_ok();
+        if kicked {
+            sys::futex_wake(&w.word, 1);
+        }
     } else {
         wakep();
     }
@@ -893,7 +915,10 @@ unsafe fn idle_park(l: *mut Local) {
             .compare_exchange(0, w.index + 1, SeqCst, Relaxed)
             .is_ok();
         loop {
-            if w.word.load(SeqCst) != SLEEPING {
+            // Read the word before the timer: a kick after this load
+            // changes the word, and the futex_wait below returns at once.
+            let v = w.word.load(SeqCst);
+            if state(v) != SLEEPING {
                 break;
             }
             let next_timer = r.timers.next.load(SeqCst);
@@ -912,8 +937,8 @@ unsafe fn idle_park(l: *mut Local) {
                     break;
                 }
             }
-            sys::futex_wait(&w.word, SLEEPING, deadline);
-            if watch && w.word.load(SeqCst) == SLEEPING {
+            sys::futex_wait(&w.word, v, deadline);
+            if watch && state(w.word.load(SeqCst)) == SLEEPING {
                 if deadline.is_some_and(|d| sys::now_ns() >= d) {
                     if r.deadlocked() {
                         diag::deadlock();
@@ -926,10 +951,10 @@ unsafe fn idle_park(l: *mut Local) {
         if owner {
             r.timer_sleeper.store(0, SeqCst);
         }
-        if w.word.load(SeqCst) == SLEEPING {
+        if state(w.word.load(SeqCst)) == SLEEPING {
             leave_idle(l);
         } else {
-            (*l).spinning = w.word.load(SeqCst) == AWAKE_SPIN;
+            (*l).spinning = state(w.word.load(SeqCst)) == AWAKE_SPIN;
         }
     }
 }
@@ -946,10 +971,10 @@ unsafe fn leave_idle(l: *mut Local) {
             (*l).spinning = false;
             return;
         }
-        while w.word.load(SeqCst) == SLEEPING {
+        while state(w.word.load(SeqCst)) == SLEEPING {
             arch::cpu_relax();
         }
-        (*l).spinning = w.word.load(SeqCst) == AWAKE_SPIN;
+        (*l).spinning = state(w.word.load(SeqCst)) == AWAKE_SPIN;
     }
 }
 
