@@ -78,4 +78,4 @@ uninstall:
 	sh pkg/install.sh uninstall $(GORO_INSTALL_ARGS)
 
 test-install: build
-	sh tests/install/run.sh
+	bash tests/install/run.sh

@@ -410,6 +410,11 @@ void go_once_do_slow(go_once_t *o, go_fn func, void *arg);
 #if !defined(GORO_NO_INLINE) && (defined(__GNUC__) || defined(__clang__)) && \
     !defined(__SANITIZE_THREAD__)
 #define GORO_INLINE_FAST_PATHS 1
+#ifdef __cplusplus
+#define GORO_I32_(x) static_cast<int32_t>(x)
+#else
+#define GORO_I32_(x) ((int32_t)(x))
+#endif
 #if defined(__has_feature)
 #if __has_feature(thread_sanitizer)
 #undef GORO_INLINE_FAST_PATHS
@@ -541,7 +546,7 @@ void go_mutex_unlock(go_mutex_t *m);
  */
 #ifdef GORO_INLINE_FAST_PATHS
 static inline void go_rwmutex_rlock(go_rwmutex_t *rw) {
-  if (__builtin_expect((int32_t)__atomic_add_fetch(&rw->_opaque[4], 1, __ATOMIC_ACQUIRE) >= 0, 1)) {
+  if (__builtin_expect(GORO_I32_(__atomic_add_fetch(&rw->_opaque[4], 1, __ATOMIC_ACQUIRE)) >= 0, 1)) {
     return;
   }
   go_rwmutex_rlock_slow(rw);
@@ -564,7 +569,7 @@ void go_rwmutex_rlock(go_rwmutex_t *rw);
  */
 #ifdef GORO_INLINE_FAST_PATHS
 static inline void go_rwmutex_runlock(go_rwmutex_t *rw) {
-  int32_t r = (int32_t)__atomic_sub_fetch(&rw->_opaque[4], 1, __ATOMIC_RELEASE);
+  int32_t r = GORO_I32_(__atomic_sub_fetch(&rw->_opaque[4], 1, __ATOMIC_RELEASE));
   if (__builtin_expect(r >= 0, 1)) {
     return;
   }
