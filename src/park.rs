@@ -355,14 +355,6 @@ pub(crate) fn unpark_n(key: usize, max: usize, callback: impl FnOnce(usize) -> u
 /// # Safety
 /// The chain was detached by the caller and none of it woken yet.
 unsafe fn wake_chain(mut w: *mut Waiter, token: usize) -> usize {
-    // SAFETY: w, if non-null, heads a detached chain (caller's contract).
-    if !w.is_null() && unsafe { (*w).next.is_null() } {
-        // A single waiter: to the run-next slot, as Go's semrelease readies
-        // the goroutine it wakes (it likely runs next on this worker).
-        // SAFETY: dequeued by the caller, not woken yet.
-        unsafe { wake(w, token) };
-        return 1;
-    }
     let mut n = 0;
     let mut goroutines = 0;
     while !w.is_null() {
