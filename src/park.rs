@@ -74,6 +74,9 @@ struct Waiter {
     tail: *mut Waiter,
     /// Next queue head in the bucket (valid in the queue head only).
     next_key: *mut Waiter,
+    /// Waiters in this key's queue (valid in the queue head only): lets a
+    /// release of at least that many detach the queue in O(1).
+    count: usize,
     /// The goroutine, or null for a thread (which sleeps on `futex`).
     g: *mut G,
     futex: AtomicU32,
@@ -113,16 +116,19 @@ impl Bucket {
             if head.is_null() {
                 (*w).tail = w;
                 (*w).next_key = ptr::null_mut();
+                (*w).count = 1;
                 *link = w;
             } else if lifo {
                 // w becomes the queue head.
                 (*w).next = head;
                 (*w).tail = (*head).tail;
                 (*w).next_key = (*head).next_key;
+                (*w).count = (*head).count + 1;
                 *link = w;
             } else {
                 (*(*head).tail).next = w;
                 (*head).tail = w;
+                (*head).count += 1;
             }
         }
     }
@@ -141,6 +147,7 @@ impl Bucket {
             } else {
                 (*next).tail = (*head).tail;
                 (*next).next_key = (*head).next_key;
+                (*next).count = (*head).count - 1;
                 *link = next;
             }
             head
@@ -171,6 +178,11 @@ impl Bucket {
             if head.is_null() {
                 return (ptr::null_mut(), 0);
             }
+            if max >= (*head).count {
+                // All of them: O(1), no walk over the waiters' stacks.
+                *link = (*head).next_key;
+                return (head, (*head).count);
+            }
             let mut last = head;
             let mut n = 1;
             while n < max && !(*last).next.is_null() {
@@ -183,6 +195,7 @@ impl Bucket {
             } else {
                 (*rest).tail = (*head).tail;
                 (*rest).next_key = (*head).next_key;
+                (*rest).count = (*head).count - n;
                 *link = rest;
                 (*last).next = ptr::null_mut();
             }
@@ -253,6 +266,7 @@ pub(crate) fn park(
         next: ptr::null_mut(),
         tail: ptr::null_mut(),
         next_key: ptr::null_mut(),
+        count: 0,
         g,
         futex: AtomicU32::new(0),
         token: UnsafeCell::new(0),
@@ -350,6 +364,18 @@ pub(crate) fn unpark_n(key: usize, max: usize, callback: impl FnOnce(usize) -> u
     n
 }
 
+/// Hints the CPU to load `p`'s cache line (no-op for null).
+#[inline(always)]
+fn prefetch(p: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: prefetch never faults, whatever the address.
+    unsafe {
+        core::arch::x86_64::_mm_prefetch(p as *const i8, core::arch::x86_64::_MM_HINT_T0)
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
 /// Wakes every waiter of a detached chain; returns how many.
 ///
 /// # Safety
@@ -362,6 +388,9 @@ unsafe fn wake_chain(mut w: *mut Waiter, token: usize) -> usize {
         // may vanish; the token is stored first.
         unsafe {
             let next = (*w).next;
+            // The nodes live on as many stacks: fetch the next one while
+            // this one is woken.
+            prefetch(next as *const u8);
             *(*w).token.get() = token;
             let g = (*w).g;
             if g.is_null() {
@@ -369,6 +398,11 @@ unsafe fn wake_chain(mut w: *mut Waiter, token: usize) -> usize {
             } else {
                 runtime::ready_batch_one(g);
                 goroutines += 1;
+                // Put idle workers to work while the rest is still being
+                // woken (a million waiters take the waker a while).
+                if goroutines % 64 == 1 {
+                    runtime::ready_batch_end();
+                }
             }
             w = next;
         }
