@@ -348,6 +348,20 @@ pub(crate) fn unpark_all(key: usize, token: usize) -> usize {
 // Used by sync; loom builds replace sync's parking with a model.
 #[cfg_attr(loom, allow(dead_code))]
 pub(crate) fn unpark_n(key: usize, max: usize, callback: impl FnOnce(usize) -> usize) -> usize {
+    unpark_n_as(key, max, false, callback)
+}
+
+/// [`unpark_n`] for a direct hand-off to one waiter: a goroutine woken this
+/// way goes to this worker's run-next slot, so that the caller can yield
+/// to it at once (Go's `semrelease` with handoff: the waiter inherits the
+/// rest of the waker's time slice).
+// Used by sync; loom builds replace sync's parking with a model.
+#[cfg_attr(loom, allow(dead_code))]
+pub(crate) fn unpark_handoff(key: usize, callback: impl FnOnce(usize) -> usize) -> usize {
+    unpark_n_as(key, 1, true, callback)
+}
+
+fn unpark_n_as(key: usize, max: usize, next: bool, callback: impl FnOnce(usize) -> usize) -> usize {
     let _errno = sys::ErrnoGuard::new();
     let b = bucket(key);
     b.lock.lock();
@@ -359,8 +373,13 @@ pub(crate) fn unpark_n(key: usize, max: usize, callback: impl FnOnce(usize) -> u
     };
     let token = callback(n);
     b.lock.unlock();
-    // SAFETY: the chain was detached by us above.
-    unsafe { wake_chain(w, token) };
+    if next && n == 1 {
+        // SAFETY: dequeued by us above, not woken yet.
+        unsafe { wake(w, token) };
+    } else {
+        // SAFETY: the chain was detached by us above.
+        unsafe { wake_chain(w, token) };
+    }
     n
 }
 

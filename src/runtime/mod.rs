@@ -1129,7 +1129,19 @@ unsafe fn after_switch_on(l: *mut Local, t: usize) {
             T_NONE => {}
             T_YIELD => {
                 (*g).set_status(Status::Runnable);
-                (*l).yq.push_back(GPtr(g));
+                if (*l).deque.is_empty() {
+                    // Only yielders in play (the common case of a yield
+                    // loop): the private queue, no atomics.
+                    (*l).yq.push_back(GPtr(g));
+                } else {
+                    // Other work is queued: keep FIFO order with it, so a
+                    // yielder is not starved behind a queue that keeps
+                    // filling (e.g. a mutex hand-off's yield).
+                    while let Some(y) = (*l).yq.pop_front() {
+                        (*l).deque.push(y);
+                    }
+                    (*l).deque.push(GPtr(g));
+                }
             }
             T_PARK => park_commit(g),
             T_SLEEP => {

@@ -78,18 +78,6 @@ pub(crate) fn self_id() -> u64 {
     }
 }
 
-/// After handing a lock directly to a woken goroutine (starvation mode),
-/// let it run now: Go's direct handoff (`goyield` in `semrelease1`), so
-/// that the waiter inherits the rest of our time slice. Plain threads do
-/// nothing: the woken goroutine runs on a worker anyway.
-#[cfg(not(loom))]
-#[inline]
-pub(crate) fn after_handoff() {
-    if !crate::runtime::current_g().is_null() {
-        crate::runtime::yield_now();
-    }
-}
-
 /// Tells ThreadSanitizer (when the program runs under it) that what the
 /// caller does next happens after every earlier [`race_release`] on
 /// `addr`: goro's own code is not instrumented, so TSan cannot see the
@@ -154,6 +142,3 @@ pub(crate) fn self_id() -> u64 {
     loom::thread::current().id().hash(&mut h);
     h.finish() >> 4 << 1 | 2
 }
-
-#[cfg(loom)]
-pub(crate) fn after_handoff() {}
