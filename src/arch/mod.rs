@@ -53,11 +53,12 @@ mod layout {
 
     const _: () = assert!(FRAME_RET + 8 == FRAME_SIZE);
     const _: () = assert!(FRAME_SIZE % 16 == 0);
+    // The same offsets, read by build.rs off goro_ctx_switch's pushes.
+    include!(concat!(env!("OUT_DIR"), "/frame_asm.rs"));
     const _: () =
-        assert!(FRAME_R15 == 8 && FRAME_RBP == FRAME_RBX + 8 && FRAME_RBX == FRAME_R12 + 8);
-    const _: () = assert!(
-        FRAME_R12 == FRAME_R13 + 8 && FRAME_R13 == FRAME_R14 + 8 && FRAME_R14 == FRAME_R15 + 8
-    );
+        assert!(FRAME_SIZE == ASM_SIZE && FRAME_RET == ASM_RET && FRAME_MXCSR == ASM_MXCSR);
+    const _: () = assert!(FRAME_RBP == ASM_RBP && FRAME_RBX == ASM_RBX && FRAME_R12 == ASM_R12);
+    const _: () = assert!(FRAME_R13 == ASM_R13 && FRAME_R14 == ASM_R14 && FRAME_R15 == ASM_R15);
 }
 
 #[cfg(target_arch = "aarch64")]
@@ -74,8 +75,11 @@ mod layout {
 
     const _: () = assert!(FRAME_X30 + 8 == FRAME_SIZE);
     const _: () = assert!(FRAME_SIZE % 16 == 0);
-    const _: () = assert!(FRAME_X19 == FRAME_D8 + 8 * 8);
-    const _: () = assert!(FRAME_X29 == FRAME_X19 + 10 * 8);
+    // The same offsets, read by build.rs off goro_ctx_switch's stores.
+    include!(concat!(env!("OUT_DIR"), "/frame_asm.rs"));
+    const _: () = assert!(FRAME_SIZE == ASM_SIZE && FRAME_D8 == ASM_D8 && FRAME_X19 == ASM_X19);
+    const _: () = assert!(FRAME_X20 == ASM_X20 && FRAME_X21 == ASM_X21 && FRAME_X22 == ASM_X22);
+    const _: () = assert!(FRAME_X23 == ASM_X23 && FRAME_X29 == ASM_X29 && FRAME_X30 == ASM_X30);
 }
 
 pub(crate) use layout::FRAME_SIZE;
