@@ -399,3 +399,31 @@ pub(crate) fn install_env_diagnostics() {
         unsafe { libc::atexit(leakcheck_at_exit) };
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Trap 3: a Rust panic must never unwind out of goro's frames; the
+    /// guard turns it into a one-line fatal error and an abort. Checked in
+    /// a re-executed copy of this test binary.
+    #[test]
+    fn rust_panic_is_a_clear_fatal_error() {
+        if std::env::var("GORO_PANIC_CHILD").is_ok() {
+            let _guard = AbortOnPanic("test frame");
+            panic!("boom");
+        }
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "diag::tests::rust_panic_is_a_clear_fatal_error", "--nocapture"])
+            .env("GORO_PANIC_CHILD", "1")
+            .output()
+            .unwrap();
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(out.status.signal(), Some(libc::SIGABRT), "{out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("goro: fatal error: internal error: Rust panic in test frame (goroutine 0, thread "),
+            "{err}"
+        );
+    }
+}

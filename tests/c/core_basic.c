@@ -174,6 +174,49 @@ static void maxprocs(void) {
     CHECK_EQ_LL(go_maxprocs(cur), 1);
 }
 
+/* Trap 7: main returns while workers still run goroutines (busy, sleeping,
+ * parked); exit handlers run meanwhile. The process must exit with main's
+ * status, nothing torn down under the goroutines' feet. */
+static go_mutex_t never;
+static void busy(void *arg) {
+    (void)arg;
+    for (;;) {
+        volatile double x = 1.0;
+        for (int i = 0; i < 1000; i++) x *= 1.0000001;
+        go_yield();
+    }
+}
+static void sleepy(void *arg) {
+    (void)arg;
+    for (;;) go_sleep(1000);
+}
+static void stuck(void *arg) {
+    (void)arg;
+    go_mutex_lock(&never);
+}
+static void child_exits_with_goroutines(void) {
+    go_mutex_lock(&never);
+    for (int i = 0; i < 64; i++) {
+        go_spawn(busy, NULL);
+        go_spawn(sleepy, NULL);
+        go_spawn(stuck, NULL);
+    }
+    go_sleep(20 * 1000 * 1000);
+    exit(7); /* atexit handlers, stdio flush, with goroutines running */
+}
+static void exit_with_goroutines_running(void) {
+    for (int round = 0; round < 5; round++) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            execl("/proc/self/exe", "core_basic", "child_exits_with_goroutines", (char *)NULL);
+            _exit(127);
+        }
+        int st;
+        waitpid(pid, &st, 0);
+        CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 7);
+    }
+}
+
 static const struct goro_case cases[] = {
     {"spawn_from_threads_and_goroutines", spawn_from_threads_and_goroutines, NULL},
     {"one_million", one_million, NULL},
@@ -182,6 +225,11 @@ static const struct goro_case cases[] = {
     {"big_stack", big_stack, NULL},
     {"sleep_parks", sleep_parks, NULL},
     {"maxprocs", maxprocs, NULL},
+    {"exit_with_goroutines_running", exit_with_goroutines_running, NULL},
     {NULL, NULL, NULL},
 };
-GORO_TEST_MAIN(cases)
+
+int main(int argc, char **argv) {
+    if (argc > 1 && strcmp(argv[1], "child_exits_with_goroutines") == 0) child_exits_with_goroutines();
+    return goro_test_main(argc, argv, cases);
+}
