@@ -414,7 +414,11 @@ mod tests {
             panic!("boom");
         }
         let out = std::process::Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "diag::tests::rust_panic_is_a_clear_fatal_error", "--nocapture"])
+            .args([
+                "--exact",
+                "diag::tests::rust_panic_is_a_clear_fatal_error",
+                "--nocapture",
+            ])
             .env("GORO_PANIC_CHILD", "1")
             .output()
             .unwrap();
@@ -422,7 +426,9 @@ mod tests {
         assert_eq!(out.status.signal(), Some(libc::SIGABRT), "{out:?}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(
-            err.contains("goro: fatal error: internal error: Rust panic in test frame (goroutine 0, thread "),
+            err.contains(
+                "goro: fatal error: internal error: Rust panic in test frame (goroutine 0, thread "
+            ),
             "{err}"
         );
     }
