@@ -53,13 +53,6 @@ pub(crate) fn fatal(msg: core::fmt::Arguments<'_>) -> ! {
     die(&out)
 }
 
-/// Same as [`fatal`]: kept as a separate name for internal errors, which
-/// are goro's bugs or exhausted resources rather than the program's misuse.
-#[cold]
-pub(crate) fn fatal_nogo(msg: core::fmt::Arguments<'_>) -> ! {
-    fatal(msg)
-}
-
 /// Reports a stack overflow of goroutine `g` and aborts. `fault` is the
 /// faulting address when known. Async-signal-safe.
 pub(crate) fn stack_overflow(g: *mut G, fault: Option<usize>) -> ! {

@@ -111,25 +111,4 @@ pub mod __test {
     pub fn unpark_all(key: usize, token: usize) -> usize {
         crate::park::unpark_all(key, token)
     }
-
-    /// Waiters queued on exactly `key`.
-    pub fn waiters_on(key: usize) -> usize {
-        crate::park::waiters_on(key)
-    }
-
-    /// (MADV_GUARD_INSTALL in use, mprotect guards installed, dirty stacks pooled).
-    pub fn stack_stats() -> (bool, usize, usize) {
-        crate::stack::stats()
-    }
-
-    /// Trims the stack pools now; returns how many stacks were trimmed.
-    pub fn trim_stacks() -> usize {
-        crate::stack::trim()
-    }
-
-    /// Number of worker threads started, and how many are parked idle.
-    pub fn workers() -> (usize, usize) {
-        let r = crate::runtime::rt();
-        (r.workers_started(), r.idle_workers())
-    }
 }

@@ -433,21 +433,3 @@ unsafe fn wake_chain(mut w: *mut Waiter, token: usize) -> usize {
     }
     n
 }
-
-/// Number of waiters queued on exactly `key` (tests and dumps).
-pub(crate) fn waiters_on(key: usize) -> usize {
-    let b = bucket(key);
-    b.lock.lock();
-    // SAFETY: lock held.
-    let n = unsafe {
-        let (mut w, _) = b.find(key);
-        let mut n = 0;
-        while !w.is_null() {
-            n += 1;
-            w = (*w).next;
-        }
-        n
-    };
-    b.lock.unlock();
-    n
-}

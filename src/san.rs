@@ -154,6 +154,17 @@ pub(crate) fn maybe(mask: u8) -> bool {
     ACTIVE.load(Relaxed) & (mask | UNINIT) != 0
 }
 
+/// The tools among TSan and ASan that need to hear about this switch (0 for
+/// a plain program: one load and one test).
+#[inline(always)]
+pub(crate) fn switch_hooks() -> u8 {
+    if maybe(SWITCH_HOOKS) {
+        active() & SWITCH_HOOKS
+    } else {
+        0
+    }
+}
+
 /// Detects the tools now (at runtime start), so that hooks never take the
 /// detection path later.
 pub(crate) fn init() {

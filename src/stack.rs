@@ -33,7 +33,7 @@
 
 use crate::config::{GuardMode, GUARD_BYTES};
 use crate::sys;
-use core::sync::atomic::{AtomicU8, AtomicUsize, Ordering::*};
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
 use std::sync::Mutex;
 
 /// Target size of one slab mapping.
@@ -123,8 +123,8 @@ static POOLS: Mutex<Pools> = Mutex::new(Pools {
 static DIRTY: AtomicUsize = AtomicUsize::new(0);
 /// Slots of the default class mapped so far (read without the lock).
 static DEFAULT_CAPACITY: AtomicUsize = AtomicUsize::new(0);
-/// 0 = unknown, 1 = MADV_GUARD_INSTALL works, 2 = it does not.
-static MADV_GUARD: AtomicU8 = AtomicU8::new(0);
+/// Set once MADV_GUARD_INSTALL was refused (a kernel before 6.13).
+static NO_MADV_GUARD: AtomicBool = AtomicBool::new(false);
 /// mprotect guards installed (each costs ~2 kernel mappings).
 static MPROTECT_GUARDS: AtomicUsize = AtomicUsize::new(0);
 static MPROTECT_BUDGET: AtomicUsize = AtomicUsize::new(usize::MAX);
@@ -245,20 +245,19 @@ pub(crate) fn unreserve_class(class: u16) {
 fn arm_fresh(lo: usize, size: usize, mode: GuardMode) -> Stack {
     crate::san::valgrind_stack_register(lo, lo + size);
     let guard = lo - GUARD_BYTES;
-    if mode == GuardMode::Auto && MADV_GUARD.load(Relaxed) != 2 {
+    if mode == GuardMode::Auto && !NO_MADV_GUARD.load(Relaxed) {
         // SAFETY: the guard range lies inside our slab mapping and belongs
         // to this slot only.
         let r =
             unsafe { libc::madvise(guard as *mut libc::c_void, GUARD_BYTES, MADV_GUARD_INSTALL) };
         if r == 0 {
-            MADV_GUARD.store(1, Relaxed);
             return Stack {
                 word: lo,
                 hi: lo + size,
             };
         }
         if sys::errno() == libc::EINVAL {
-            MADV_GUARD.store(2, Relaxed);
+            NO_MADV_GUARD.store(true, Relaxed);
         }
     }
     if mode != GuardMode::None
@@ -354,7 +353,7 @@ impl Cache {
                 return s;
             }
         }
-        crate::diag::fatal_nogo(format_args!("out of memory: cannot map a goroutine stack"));
+        crate::diag::fatal(format_args!("out of memory: cannot map a goroutine stack"));
     }
 
     /// Takes back the stack of an exited goroutine.
@@ -413,8 +412,8 @@ fn quarantine(class: u16, s: Stack) {
 }
 
 /// Whether the global pools hold enough dirty stacks to be worth trimming.
-pub(crate) fn trim_wanted(factor: usize) -> bool {
-    DIRTY.load(Relaxed) > DIRTY_KEEP * factor
+pub(crate) fn trim_wanted() -> bool {
+    DIRTY.load(Relaxed) > DIRTY_KEEP
 }
 
 /// Gives the memory of dirty stacks beyond the bound back to the kernel.
@@ -466,14 +465,4 @@ pub(crate) fn trim() -> usize {
         p.classes[class].clean.extend(victims);
     }
     total
-}
-
-/// Counters for tests and diagnostics: (madvise guards in use?, mprotect
-/// guards installed, dirty stacks pooled).
-pub(crate) fn stats() -> (bool, usize, usize) {
-    (
-        MADV_GUARD.load(Relaxed) == 1,
-        MPROTECT_GUARDS.load(Relaxed),
-        DIRTY.load(Relaxed),
-    )
 }

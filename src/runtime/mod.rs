@@ -19,9 +19,9 @@
 //!   a transfer word and is done by the context that resumes
 //!   ([`after_switch`]). This closes the wake-before-switched-out race by
 //!   design: nobody can resume a goroutine before its own switch finished.
-//! * Thread-local worker state is reached only through the
-//!   `#[inline(never)]` accessor [`local`], called afresh after every switch:
-//!   a goroutine may resume on another thread, so no address of thread-local
+//! * Thread-local worker state is reached only through [`local`] (an
+//!   opaque assembly accessor), called afresh after every switch: a
+//!   goroutine may resume on another thread, so no address of thread-local
 //!   data is kept across a switch.
 
 pub(crate) mod g;
@@ -161,12 +161,7 @@ static THREAD_SPAWNED: AtomicU64 = AtomicU64::new(0);
 /// about (e.g. after a WaitGroup wait).
 pub(crate) fn num_goroutine() -> i64 {
     let Some(r) = RT.get() else { return 0 };
-    let n = r.started();
-    let exited: u64 = (0..n).map(|i| r.worker(i).exited.load(SeqCst)).sum();
-    let spawned: u64 = THREAD_SPAWNED.load(SeqCst)
-        + (0..n)
-            .map(|i| r.worker(i).spawned.load(SeqCst))
-            .sum::<u64>();
+    let (spawned, exited) = r.spawn_exit_counts();
     spawned.saturating_sub(exited) as i64
 }
 
@@ -344,7 +339,7 @@ impl Runtime {
             .stack_size(512 << 10)
             .spawn(move || worker_main(w, deque));
         if let Err(e) = res {
-            diag::fatal_nogo(format_args!(
+            diag::fatal(format_args!(
                 "cannot start worker thread goro-worker-{i}: {e}"
             ));
         }
@@ -434,6 +429,22 @@ impl Runtime {
         self.timers.pending() && self.timers.due(sys::now_ns())
     }
 
+    /// Sum of one per-worker counter over the started workers.
+    fn sum(&self, counter: impl Fn(&Worker) -> &AtomicU64) -> u64 {
+        (0..self.started())
+            .map(|i| counter(self.worker(i)).load(SeqCst))
+            .sum()
+    }
+
+    /// (goroutines spawned, goroutines exited) so far. Exits are read first:
+    /// every exit is preceded by its spawn and the counters only grow, so
+    /// spawned >= exited.
+    fn spawn_exit_counts(&self) -> (u64, u64) {
+        let exited = self.sum(|w| &w.exited);
+        let spawned = THREAD_SPAWNED.load(SeqCst) + self.sum(|w| &w.spawned);
+        (spawned, exited)
+    }
+
     /// Whether every started worker is idle or retired.
     fn all_idle(&self) -> bool {
         self.nidle.load(SeqCst) + self.nretired.load(SeqCst) >= self.started()
@@ -449,11 +460,9 @@ impl Runtime {
             return None;
         }
         let n = self.started();
-        let sum = |f: &dyn Fn(&Worker) -> u64| (0..n).map(|i| f(self.worker(i))).sum::<u64>();
-        let exited = sum(&|w| w.exited.load(SeqCst));
-        let spawned = THREAD_SPAWNED.load(SeqCst) + sum(&|w| w.spawned.load(SeqCst));
-        let gparks = sum(&|w| w.gparks.load(SeqCst));
-        let gwakes = THREAD_GWAKES.load(SeqCst) + sum(&|w| w.gwakes.load(SeqCst));
+        let (spawned, exited) = self.spawn_exit_counts();
+        let gparks = self.sum(|w| &w.gparks);
+        let gwakes = THREAD_GWAKES.load(SeqCst) + self.sum(|w| &w.gwakes);
         let (blocked, thread_wakes) = crate::park::thread_waits();
         let live = spawned.saturating_sub(exited);
         let parked = gparks.saturating_sub(gwakes);
@@ -484,16 +493,6 @@ impl Runtime {
         };
         std::thread::sleep(std::time::Duration::from_millis(20));
         self.deadlock_picture() == Some(a)
-    }
-
-    /// Number of worker threads started so far.
-    pub(crate) fn workers_started(&self) -> usize {
-        self.started()
-    }
-
-    /// Number of workers currently parked idle.
-    pub(crate) fn idle_workers(&self) -> usize {
-        self.nidle.load(SeqCst)
     }
 }
 
@@ -581,14 +580,10 @@ unsafe fn schedule_loop(l: *mut Local) -> ! {
             (*l).deadlock_backoff = DEADLOCK_FIRST_CHECK;
             prepare(l, g);
             (*l).current = g;
-            let sanitized = if san::maybe(san::SWITCH_HOOKS) {
-                san::active() & san::SWITCH_HOOKS
-            } else {
-                0
-            };
+            let sanitized = san::switch_hooks();
             let mut fake: *mut libc::c_void = ptr::null_mut();
             if sanitized != 0 {
-                san_before_switch(sanitized, l, g, &mut fake);
+                san_before_switch(sanitized, l, g, &mut fake, false);
             }
             let t = goro_ctx_switch(&mut (*l).g0_sp, (*g).sp.get(), T_NONE);
             if sanitized & san::ASAN != 0 {
@@ -620,7 +615,7 @@ fn thread_stack() -> (usize, usize) {
 /// (null: to its g0). `fake` receives ASan's fake-stack handle of the
 /// context we leave; `exiting` contexts pass none (their stack is done).
 #[cold]
-unsafe fn san_before_switch_to(
+unsafe fn san_before_switch(
     sanitized: u8,
     l: *mut Local,
     next: *mut G,
@@ -648,18 +643,6 @@ unsafe fn san_before_switch_to(
     }
 }
 
-/// [`san_before_switch_to`] from g0.
-#[cold]
-unsafe fn san_before_switch(
-    sanitized: u8,
-    l: *mut Local,
-    next: *mut G,
-    fake: *mut *mut libc::c_void,
-) {
-    // SAFETY: forwarded.
-    unsafe { san_before_switch_to(sanitized, l, next, fake, false) }
-}
-
 /// Marks `g` running; gives a goroutine that is about to run for the first
 /// time its stack and entry frame.
 #[inline(always)]
@@ -679,26 +662,23 @@ unsafe fn prepare_fresh(l: *mut Local, g: *mut G) {
     // SAFETY: g was just taken from a run queue by this thread, so this
     // thread owns it; l is this thread's Local.
     unsafe {
-        {
-            let mode = rt().cfg.guard;
-            let s = (*l).stacks.alloc((*g).class.get(), mode);
-            (*g).stack.set(s);
-            san::asan_unpoison(s.lo(), s.size());
-            // SAFETY (entry): `entry` was stored from a non-null go_fn.
-            let func: arch::EntryFn =
-                core::mem::transmute::<usize, arch::EntryFn>((*g).entry.load(Relaxed));
-            let sp = arch::prepare_stack(
-                s.hi,
-                &arch::Entry {
-                    func,
-                    arg: (*g).arg.get(),
-                    g: g.cast(),
-                    start: g_start,
-                    exit: g_exit,
-                },
-            );
-            (*g).sp.set(sp);
-        }
+        let s = (*l).stacks.alloc((*g).class.get(), (*l).rt.cfg.guard);
+        (*g).stack.set(s);
+        san::asan_unpoison(s.lo(), s.size());
+        // `entry` was stored from a non-null go_fn.
+        let func: arch::EntryFn =
+            core::mem::transmute::<usize, arch::EntryFn>((*g).entry.load(Relaxed));
+        let sp = arch::prepare_stack(
+            s.hi,
+            &arch::Entry {
+                func,
+                arg: (*g).arg.get(),
+                g: g.cast(),
+                start: g_start,
+                exit: g_exit,
+            },
+        );
+        (*g).sp.set(sp);
     }
 }
 
@@ -756,16 +736,23 @@ unsafe fn pick_next(l: *mut Local) -> *mut G {
     }
 }
 
-/// Moves the private yield queue to the stealable deque and wakes an idle
-/// worker to take some.
-#[cold]
-unsafe fn spill_yielded(l: *mut Local) {
+/// Moves the private yield queue to the back of the stealable deque, in
+/// order.
+unsafe fn yq_to_deque(l: *mut Local) {
     // SAFETY: l is the calling thread's Local.
     unsafe {
         while let Some(g) = (*l).yq.pop_front() {
             (*l).deque.push(g);
         }
     }
+}
+
+/// Moves the private yield queue to the stealable deque and wakes an idle
+/// worker to take some.
+#[cold]
+unsafe fn spill_yielded(l: *mut Local) {
+    // SAFETY: l is the calling thread's Local.
+    unsafe { yq_to_deque(l) };
     fence(SeqCst);
     wakep();
 }
@@ -884,7 +871,7 @@ unsafe fn find_runnable(l: *mut Local) -> *mut G {
                     return g;
                 }
             }
-            if stack::trim_wanted(1) {
+            if stack::trim_wanted() {
                 stack::trim();
                 continue;
             }
@@ -1014,60 +1001,68 @@ unsafe fn retire(l: *mut Local) {
     }
 }
 
-/// Makes a goroutine runnable: into this worker's run-next slot (`next`) or
-/// local queue, or the global queue from a plain thread; then wakes an idle
-/// worker if useful.
-fn ready_as(g: *mut G, next: bool) {
+/// Queues a runnable goroutine (owned by the caller): into this worker's
+/// run-next slot (`next`) or local queue, or the global queue from a plain
+/// thread. Returns true when the queueing was a SeqCst read-modify-write,
+/// which already orders it before a following `wakep`'s loads.
+fn enqueue(g: *mut G, next: bool) -> bool {
     let l = local();
     // SAFETY: the caller owns g (it is in no queue); l, if non-null, is this
     // thread's Local.
     unsafe {
         (*g).set_status(Status::Runnable);
-        if !l.is_null() && !must_retire(l) {
-            if next {
-                // A SeqCst RMW: orders the publication before wakep's
-                // loads without a separate fence.
-                let old = (*l).w.runnext.swap(g, SeqCst);
-                if old.is_null() {
-                    wakep();
-                    return;
-                }
-                (*l).deque.push(GPtr(old));
-            } else {
-                (*l).deque.push(GPtr(g));
-            }
-        } else {
+        if l.is_null() || must_retire(l) {
             rt().injector.push(GPtr(g));
+            return false;
         }
+        if next {
+            let old = (*l).w.runnext.swap(g, SeqCst);
+            if old.is_null() {
+                return true;
+            }
+            (*l).deque.push(GPtr(old));
+        } else {
+            (*l).deque.push(GPtr(g));
+        }
+        false
     }
-    fence(SeqCst);
+}
+
+/// Makes a goroutine runnable ([`enqueue`]), then wakes an idle worker if
+/// useful.
+fn ready_as(g: *mut G, next: bool) {
+    if !enqueue(g, next) {
+        fence(SeqCst);
+    }
     wakep();
+}
+
+/// The waker's half of the park handshake: true if the waker now owns `g`
+/// (it was parked), false if `g` is still switching out (its own worker
+/// queues it once the switch is done). Exactly one wake per park.
+fn claim(g: *mut G) -> bool {
+    // SAFETY: G control blocks are never freed; g is parked (or parking)
+    // and the caller is its one waker.
+    let old = unsafe { (*g).state.swap(NOTIFIED, AcqRel) };
+    match old {
+        PARKED => {
+            // SAFETY: as above; we now own g.
+            unsafe { (*g).state.store(RUNNING, Relaxed) };
+            true
+        }
+        PARKING => false,
+        _ => diag::fatal(format_args!(
+            "internal error: goroutine woken twice (state {old})"
+        )),
+    }
 }
 
 /// Makes many woken goroutines runnable at once: [`ready`]'s handshake for
 /// each, queued without waking workers one by one (the caller calls
 /// [`ready_batch_end`] once after the last).
 pub(crate) fn ready_batch_one(g: *mut G) {
-    // SAFETY: as in ready().
-    let old = unsafe { (*g).state.swap(NOTIFIED, AcqRel) };
-    match old {
-        PARKED => {
-            let l = local();
-            // SAFETY: we now own g; l, if non-null, is this thread's Local.
-            unsafe {
-                (*g).state.store(RUNNING, Relaxed);
-                (*g).set_status(Status::Runnable);
-                if !l.is_null() && !must_retire(l) {
-                    (*l).deque.push(GPtr(g));
-                } else {
-                    rt().injector.push(GPtr(g));
-                }
-            }
-        }
-        PARKING => {}
-        _ => diag::fatal_nogo(format_args!(
-            "internal error: goroutine woken twice (state {old})"
-        )),
+    if claim(g) {
+        enqueue(g, false);
     }
 }
 
@@ -1089,23 +1084,11 @@ pub(crate) fn count_gwakes(n: u64) {
     }
 }
 
-/// Wakes a goroutine parked by [`park_current`] or `go_sleep`. Exactly one
-/// wake per park. If the goroutine is still switching out, its own worker
-/// queues it once the switch is done.
+/// Wakes a goroutine parked by [`park_current`] or `go_sleep` into this
+/// worker's run-next slot (see [`claim`]).
 pub(crate) fn ready(g: *mut G) {
-    // SAFETY: G control blocks are never freed; g is parked (or parking)
-    // and the caller is its one waker.
-    let old = unsafe { (*g).state.swap(NOTIFIED, AcqRel) };
-    match old {
-        PARKED => {
-            // SAFETY: as above; we now own g.
-            unsafe { (*g).state.store(RUNNING, Relaxed) };
-            ready_as(g, true);
-        }
-        PARKING => {}
-        _ => diag::fatal_nogo(format_args!(
-            "internal error: goroutine woken twice (state {old})"
-        )),
+    if claim(g) {
+        ready_as(g, true);
     }
 }
 
@@ -1126,7 +1109,6 @@ unsafe fn after_switch_on(l: *mut Local, t: usize) {
     // until the action below publishes it.
     unsafe {
         match t & T_MASK {
-            T_NONE => {}
             T_YIELD => {
                 (*g).set_status(Status::Runnable);
                 if (*l).deque.is_empty() {
@@ -1137,9 +1119,7 @@ unsafe fn after_switch_on(l: *mut Local, t: usize) {
                     // Other work is queued: keep FIFO order with it, so a
                     // yielder is not starved behind a queue that keeps
                     // filling (e.g. a mutex hand-off's yield).
-                    while let Some(y) = (*l).yq.pop_front() {
-                        (*l).deque.push(y);
-                    }
+                    yq_to_deque(l);
                     (*l).deque.push(GPtr(g));
                 }
             }
@@ -1151,7 +1131,7 @@ unsafe fn after_switch_on(l: *mut Local, t: usize) {
                 park_commit(g);
             }
             T_EXIT => reclaim(l, g),
-            _ => diag::fatal_nogo(format_args!("internal error: bad transfer word {t:#x}")),
+            _ => diag::fatal(format_args!("internal error: bad transfer word {t:#x}")),
         }
     }
 }
@@ -1241,14 +1221,10 @@ unsafe fn switch_to(l: *mut Local, cur: *mut G, next: *mut G, action: usize, err
             (*l).current = next;
             (*next).sp.get()
         };
-        let sanitized = if san::maybe(san::SWITCH_HOOKS) {
-            san::active() & san::SWITCH_HOOKS
-        } else {
-            0
-        };
+        let sanitized = san::switch_hooks();
         let mut fake: *mut libc::c_void = ptr::null_mut();
         if sanitized != 0 {
-            san_before_switch_to(sanitized, l, next, &mut fake, action & T_MASK == T_EXIT);
+            san_before_switch(sanitized, l, next, &mut fake, action & T_MASK == T_EXIT);
         }
         let t = goro_ctx_switch((*cur).sp.as_ptr(), to, action);
         if sanitized & san::ASAN != 0 {
@@ -1265,11 +1241,7 @@ unsafe fn switch_to(l: *mut Local, cur: *mut G, next: *mut G, action: usize, err
 /// First thing a fresh goroutine runs (from the trampoline).
 unsafe extern "C" fn g_start(transfer: usize, g: *mut u8) {
     let guard = diag::AbortOnPanic("goroutine start");
-    let sanitized = if san::maybe(san::SWITCH_HOOKS) {
-        san::active() & san::SWITCH_HOOKS
-    } else {
-        0
-    };
+    let sanitized = san::switch_hooks();
     if sanitized != 0 {
         if sanitized & san::ASAN != 0 {
             san::asan_finish_switch(ptr::null_mut());
@@ -1299,7 +1271,7 @@ unsafe extern "C" fn g_exit(g: *mut u8) -> ! {
         san::release((*g).stack.get().lo());
         switch_out(g, g as usize | T_EXIT, 0);
     }
-    diag::fatal_nogo(format_args!(
+    diag::fatal(format_args!(
         "internal error: an exited goroutine was resumed"
     ))
 }
