@@ -249,13 +249,14 @@ pub(crate) fn rt() -> &'static Runtime {
 
 /// For the sync package's mutex (Go's `sync_runtime_canSpin`, without
 /// the iteration bound): spinning for a lock is worth it only if another
-/// worker is running (it may hold the lock) and, on a worker, nothing else
-/// is runnable here (those goroutines would rather run than watch us
-/// spin). True on a plain thread (the holder may be another thread).
+/// worker is running (it may hold the lock) and, on a worker, unless
+/// `queued_ok`, nothing else is runnable here (those goroutines would
+/// rather run than watch us spin). True on a plain thread (the holder may
+/// be another thread).
 #[inline]
 // Used by sync; loom builds replace sync's parking with a model.
 #[cfg_attr(loom, allow(dead_code))]
-pub(crate) fn sync_can_spin() -> bool {
+pub(crate) fn sync_can_spin(queued_ok: bool) -> bool {
     let l = local();
     if l.is_null() {
         return true;
@@ -264,9 +265,10 @@ pub(crate) fn sync_can_spin() -> bool {
     unsafe {
         let r = (*l).rt;
         r.target.load(Relaxed) > r.nidle.load(Relaxed) + r.nspinning.load(Relaxed) + 1
-            && (*l).w.runnext.load(Relaxed).is_null()
-            && (*l).deque.is_empty()
-            && (*l).yq.is_empty()
+            && (queued_ok
+                || ((*l).w.runnext.load(Relaxed).is_null()
+                    && (*l).deque.is_empty()
+                    && (*l).yq.is_empty()))
     }
 }
 

@@ -62,11 +62,6 @@ pub(crate) fn unpark_all(key: usize, token: usize) -> usize {
     ws.len()
 }
 
-/// The model of `park::unpark_handoff`: scheduling is not modelled.
-pub(crate) fn unpark_handoff(key: usize, callback: impl FnOnce(usize) -> usize) -> usize {
-    unpark_n(key, 1, callback)
-}
-
 pub(crate) fn unpark_n(key: usize, max: usize, callback: impl FnOnce(usize) -> usize) -> usize {
     let mut t = TABLE.lock().unwrap();
     let q = t.queues.entry(key).or_default();

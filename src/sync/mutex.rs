@@ -73,7 +73,21 @@ impl Mutex {
             .compare_exchange(0, LOCKED, Acquire, Relaxed)
             .is_err()
         {
-            self.lock_slow();
+            self.lock_slow(true);
+        }
+        atomic::race_acquire(self as *const Mutex as usize);
+    }
+
+    /// [`Mutex::lock`] for RWMutex writers: spins only while nothing else
+    /// is runnable on this worker (see [`atomic::can_spin`]).
+    #[inline]
+    pub(crate) fn lock_writer(&self) {
+        if self
+            .state
+            .compare_exchange(0, LOCKED, Acquire, Relaxed)
+            .is_err()
+        {
+            self.lock_slow(false);
         }
         atomic::race_acquire(self as *const Mutex as usize);
     }
@@ -97,7 +111,7 @@ impl Mutex {
     }
 
     #[cold]
-    fn lock_slow(&self) {
+    fn lock_slow(&self, queued_ok: bool) {
         let mut wait_start = 0u64;
         let mut starving = false;
         let mut awoke = false;
@@ -106,7 +120,7 @@ impl Mutex {
         loop {
             // Spin while a running holder may release it soon; never in
             // starvation mode, where the lock goes to the queue anyway.
-            if old & (LOCKED | STARVING) == LOCKED && atomic::can_spin(iter) {
+            if old & (LOCKED | STARVING) == LOCKED && atomic::can_spin(iter, queued_ok) {
                 // Set WOKEN so that unlock does not wake a waiter while we
                 // are about to take the lock ourselves.
                 if !awoke
@@ -226,13 +240,12 @@ impl Mutex {
                         // SAFETY: a waiter (counted in the state, hence
                         // inside lock) is owed this unit: it keeps the mutex
                         // alive until it has it.
-                        // The waiter goes to this worker's run-next slot.
+                        // The waiter runs next on this worker (Sema::release).
                         // Unlike Go's semrelease(handoff) we do not yield to
-                        // it at once: measured here, yielding cost RWMutex
-                        // W6 ~70% while run-next alone already spares the
-                        // convoy of goroutines parking behind a handed-over
-                        // mutex (W4 with 1024 goroutines: -40%).
-                        unsafe { Sema::release_handoff(sema) };
+                        // it at once: measured here, yielding doubles W4 with
+                        // 1024 goroutines (the yielder queues behind the
+                        // whole run queue) and triples RWMutex W6.
+                        unsafe { Sema::release(sema, 1) };
                         return;
                     }
                     Err(x) => old = x,

@@ -149,7 +149,7 @@ impl RwMutex {
     /// Takes the write lock; waits for the writer before it and for the
     /// readers inside.
     pub(crate) fn lock(&self) {
-        self.w.lock();
+        self.w.lock_writer();
         // Announce the writer. AcqRel: acquires the releases of readers
         // that left before this point.
         let r = self.reader_count.fetch_sub(MAX_READERS, AcqRel);

@@ -69,26 +69,12 @@ impl Sema {
     /// inside [`Sema::acquire`] or bound to enter it: they keep the word
     /// alive until they have their unit, and after the last unit is given
     /// this function no longer dereferences `this`.
-    pub(crate) unsafe fn release(this: *const Sema, n: u32) -> u32 {
-        // SAFETY: forwarded contract.
-        unsafe { Sema::release_as(this, n, false) }
-    }
-
-    /// Releases one unit for a direct hand-off (Mutex starvation mode): the
-    /// woken goroutine goes to this worker's run-next slot, and the caller
-    /// then yields to it (`atomic::after_handoff`), as Go's
-    /// `semrelease(handoff=true)` does. Otherwise it would queue behind
-    /// every runnable goroutine of the worker, each of which would find the
-    /// mutex handed over and park: a convoy per unlock.
     ///
-    /// # Safety
-    /// As [`Sema::release`] with `n` = 1.
-    pub(crate) unsafe fn release_handoff(this: *const Sema) -> u32 {
-        // SAFETY: forwarded contract.
-        unsafe { Sema::release_as(this, 1, true) }
-    }
-
-    unsafe fn release_as(this: *const Sema, n: u32, handoff: bool) -> u32 {
+    /// A single woken goroutine runs next on this worker (see
+    /// `park::unpark_n`): Mutex hand-offs and the writer that the last
+    /// reader of an RWMutex lets in do not queue behind other goroutines
+    /// that would find the lock taken and park as well.
+    pub(crate) unsafe fn release(this: *const Sema, n: u32) -> u32 {
         let key = this as usize;
         let callback = |found: usize| {
             let left = n - found as u32;
@@ -101,11 +87,6 @@ impl Sema {
             }
             0
         };
-        let woken = if handoff {
-            park::unpark_handoff(key, callback)
-        } else {
-            park::unpark_n(key, n as usize, callback)
-        };
-        woken as u32
+        park::unpark_n(key, n as usize, callback) as u32
     }
 }
