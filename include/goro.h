@@ -355,14 +355,21 @@ bool go_rwmutex_trylock(go_rwmutex_t *rw);
 void go_rwmutex_unlock(go_rwmutex_t *rw);
 
 /**
- * Called by the inlined go_rwmutex_rlock() after its increment found a
- * writer pending: waits until the writer is done. Never call it
- * directly.
+ * Locks `rw` for reading (Go: `rw.RLock()`): many readers may hold it at
+ * once. Waits while a writer holds it or waits for it (so do not take a
+ * read lock twice in one goroutine: a writer in between deadlocks it, as
+ * in Go). Parks a goroutine, blocks a plain thread.
  *
- * Safety: `rw` points to a go_rwmutex_t whose reader count the caller
- * has just incremented.
+ * Memory ordering: there is an n such that the n'th go_rwmutex_unlock()
+ * synchronizes before this returns (see go_rwmutex_lock()).
+ *
+ * Readers on different workers do not write a shared cache line: while
+ * no writer comes, a goroutine counts itself in a slot of its worker's
+ * table (README, "How it works"); a writer gathers those counts first.
+ *
+ * Safety: `rw` points to a go_rwmutex_t.
  */
-void go_rwmutex_rlock_slow(go_rwmutex_t *rw);
+void go_rwmutex_rlock(go_rwmutex_t *rw);
 
 /**
  * Tries to lock `rw` for reading without waiting (Go: `rw.TryRLock()`);
@@ -373,15 +380,16 @@ void go_rwmutex_rlock_slow(go_rwmutex_t *rw);
 bool go_rwmutex_tryrlock(go_rwmutex_t *rw);
 
 /**
- * Called by the inlined go_rwmutex_runlock() when its decrement left the
- * reader count `r` negative: wakes the pending writer if this was the
- * last reader it waited for, or dies with `sync: RUnlock of unlocked
- * RWMutex`. Never call it directly.
+ * Undoes one go_rwmutex_rlock() (Go: `rw.RUnlock()`); the last reader out
+ * lets a waiting writer in.
  *
- * Safety: `rw` points to a go_rwmutex_t whose reader count the caller
- * has just decremented to `r`.
+ * Fatal error: `sync: RUnlock of unlocked RWMutex`.
+ *
+ * A read lock is not owned: any goroutine or thread may undo it.
+ *
+ * Safety: `rw` points to a go_rwmutex_t.
  */
-void go_rwmutex_runlock_slow(go_rwmutex_t *rw, int32_t r);
+void go_rwmutex_runlock(go_rwmutex_t *rw);
 
 /**
  * The part of go_once_do() that goro.h does not inline: runs `fn(arg)` if
@@ -530,56 +538,6 @@ static inline void go_mutex_unlock(go_mutex_t *m) {
 extern "C"
 #endif
 void go_mutex_unlock(go_mutex_t *m);
-#endif
-
-/**
- * Locks `rw` for reading (Go: `rw.RLock()`): many readers may hold it at
- * once. Waits while a writer holds it or waits for it (so do not take a
- * read lock twice in one goroutine: a writer in between deadlocks it, as
- * in Go). Parks a goroutine, blocks a plain thread.
- *
- * Memory ordering: there is an n such that the n'th go_rwmutex_unlock()
- * synchronizes before this returns (see go_rwmutex_lock()).
- *
- * The fast path (one atomic increment of the reader count, as in Go) is
- * inlined here; go_rwmutex_rlock_slow() waits for a pending writer.
- */
-#ifdef GORO_INLINE_FAST_PATHS
-static inline void go_rwmutex_rlock(go_rwmutex_t *rw) {
-  if (__builtin_expect(GORO_I32_(__atomic_add_fetch(&rw->_opaque[4], 1, __ATOMIC_ACQUIRE)) >= 0, 1)) {
-    return;
-  }
-  go_rwmutex_rlock_slow(rw);
-}
-#else
-#ifdef __cplusplus
-extern "C"
-#endif
-void go_rwmutex_rlock(go_rwmutex_t *rw);
-#endif
-
-/**
- * Undoes one go_rwmutex_rlock() (Go: `rw.RUnlock()`); the last reader out
- * lets a waiting writer in.
- *
- * Fatal error: `sync: RUnlock of unlocked RWMutex`.
- *
- * The fast path (one atomic decrement) is inlined here; the rest is
- * go_rwmutex_runlock_slow().
- */
-#ifdef GORO_INLINE_FAST_PATHS
-static inline void go_rwmutex_runlock(go_rwmutex_t *rw) {
-  int32_t r = GORO_I32_(__atomic_sub_fetch(&rw->_opaque[4], 1, __ATOMIC_RELEASE));
-  if (__builtin_expect(r >= 0, 1)) {
-    return;
-  }
-  go_rwmutex_runlock_slow(rw, r);
-}
-#else
-#ifdef __cplusplus
-extern "C"
-#endif
-void go_rwmutex_runlock(go_rwmutex_t *rw);
 #endif
 
 #endif /* GORO_H_SYNC_INLINE */

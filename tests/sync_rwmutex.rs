@@ -253,3 +253,112 @@ fn blocking_parks_the_goroutine() {
         await_cond("reader got in", || reader_in.load(SeqCst));
     });
 }
+
+/// Read locks released elsewhere than where they were taken, while writers
+/// keep coming: by the same goroutine after a sleep (it may resume on
+/// another worker), by another goroutine, by a plain thread (Go allows any
+/// of them). Readers on several workers count themselves in per-worker
+/// slots that each writer gathers, so this checks that a unit is found
+/// wherever it is: no writer inside with a reader, no "RUnlock of
+/// unlocked", exact write count, nothing left held.
+#[test]
+fn read_locks_released_elsewhere() {
+    each_procs(|_| {
+        const HANDS: i64 = 600;
+        let h = Arc::new(Ham {
+            rw: go_rwmutex::new(),
+            activity: AtomicI64::new(0),
+            writes: Racy::new(0),
+        });
+        let stop = Arc::new(AtomicBool::new(false));
+        let wrote = Arc::new(AtomicI64::new(0));
+        let mut writers = Group::new();
+        let (hw, sw, ww) = (h.clone(), stop.clone(), wrote.clone());
+        writers.start(1, 1, move || {
+            while !sw.load(SeqCst) {
+                unsafe { go_rwmutex_lock(p(&hw.rw)) };
+                assert_eq!(hw.activity.fetch_add(10000, SeqCst), 0, "not alone");
+                hw.writes.set(hw.writes.get() + 1);
+                hw.activity.fetch_sub(10000, SeqCst);
+                unsafe { go_rwmutex_unlock(p(&hw.rw)) };
+                ww.fetch_add(1, SeqCst);
+                nap(20_000);
+            }
+        });
+        let mut readers = Group::new();
+        let hr = h.clone();
+        readers.start(4, 1, move || {
+            for i in 0..HANDS {
+                unsafe { go_rwmutex_rlock(p(&hr.rw)) };
+                assert!(hr.activity.fetch_add(1, SeqCst) + 1 < 10000);
+                let w0 = hr.writes.get();
+                let release = {
+                    let hr = hr.clone();
+                    move || {
+                        nap(3_000);
+                        assert_eq!(hr.writes.get(), w0, "a write inside a read lock");
+                        hr.activity.fetch_sub(1, SeqCst);
+                        unsafe { go_rwmutex_runlock(p(&hr.rw)) };
+                    }
+                };
+                match i % 3 {
+                    0 => release(),
+                    1 => {
+                        let done = Arc::new(go_waitgroup::new());
+                        unsafe { go_waitgroup_add(p(&*done), 1) };
+                        let d = done.clone();
+                        go(move || {
+                            release();
+                            unsafe { go_waitgroup_done(p(&*d)) };
+                        });
+                        unsafe { go_waitgroup_wait(p(&*done)) };
+                    }
+                    _ => std::thread::spawn(release).join().unwrap(),
+                }
+            }
+        });
+        readers.wait();
+        stop.store(true, SeqCst);
+        writers.wait();
+        assert_eq!(h.writes.get(), wrote.load(SeqCst));
+        assert_eq!(h.activity.load(SeqCst), 0);
+        unsafe {
+            assert!(go_rwmutex_trylock(p(&h.rw)), "a read unit was left behind");
+            go_rwmutex_unlock(p(&h.rw));
+        }
+    });
+}
+
+/// The plain case of the above, alone (so that no other reader's unit can
+/// stand in for it): a goroutine read-locks an RWMutex that a write unlock
+/// has switched to per-worker slots, a plain thread and then another
+/// goroutine unlock it; the write lock is free afterwards each time.
+#[test]
+fn read_lock_released_by_thread_or_goroutine() {
+    with_procs(2, || {
+        let rw = Arc::new(go_rwmutex::new());
+        for by_thread in [true, false, true, false] {
+            unsafe {
+                go_rwmutex_lock(p(&*rw));
+                go_rwmutex_unlock(p(&*rw));
+            }
+            let mut g = Group::new();
+            let r = rw.clone();
+            g.go(move || unsafe { go_rwmutex_rlock(p(&*r)) });
+            g.wait();
+            let mut g = Group::new();
+            let r = rw.clone();
+            let f = move || unsafe { go_rwmutex_runlock(p(&*r)) };
+            if by_thread {
+                g.thread(f)
+            } else {
+                g.go(f)
+            }
+            g.wait();
+            unsafe {
+                assert!(go_rwmutex_trylock(p(&*rw)), "the read unit is still held");
+                go_rwmutex_unlock(p(&*rw));
+            }
+        }
+    });
+}

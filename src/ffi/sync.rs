@@ -365,28 +365,15 @@ pub unsafe extern "C" fn go_rwmutex_unlock(rw: *mut go_rwmutex_t) {
 /// Memory ordering: there is an n such that the n'th go_rwmutex_unlock()
 /// synchronizes before this returns (see go_rwmutex_lock()).
 ///
-/// goro.h inlines the fast path (one atomic increment) and calls
-/// go_rwmutex_rlock_slow() when a writer is pending; this exported version
-/// is the same.
+/// Readers on different workers do not write a shared cache line: while
+/// no writer comes, a goroutine counts itself in a slot of its worker's
+/// table (README, "How it works"); a writer gathers those counts first.
 ///
 /// Safety: `rw` points to a go_rwmutex_t.
 #[no_mangle]
 pub unsafe extern "C" fn go_rwmutex_rlock(rw: *mut go_rwmutex_t) {
     // SAFETY: as in go_rwmutex_lock.
     unsafe { (*(rw as *const RwMutex)).rlock() }
-}
-
-/// Called by the inlined go_rwmutex_rlock() after its increment found a
-/// writer pending: waits until the writer is done. Never call it
-/// directly.
-///
-/// Safety: `rw` points to a go_rwmutex_t whose reader count the caller
-/// has just incremented.
-#[no_mangle]
-#[inline(never)]
-pub unsafe extern "C" fn go_rwmutex_rlock_slow(rw: *mut go_rwmutex_t) {
-    // SAFETY: valid RWMutex (contract), cast to its layout twin.
-    unsafe { (*(rw as *const RwMutex)).rlock_wait() }
 }
 
 /// Tries to lock `rw` for reading without waiting (Go: `rw.TryRLock()`);
@@ -404,29 +391,13 @@ pub unsafe extern "C" fn go_rwmutex_tryrlock(rw: *mut go_rwmutex_t) -> bool {
 ///
 /// Fatal error: `sync: RUnlock of unlocked RWMutex`.
 ///
-/// goro.h inlines the fast path (one atomic decrement) and calls
-/// go_rwmutex_runlock_slow() when a writer is pending (or on misuse); this
-/// exported version is the same.
+/// A read lock is not owned: any goroutine or thread may undo it.
 ///
 /// Safety: `rw` points to a go_rwmutex_t.
 #[no_mangle]
 pub unsafe extern "C" fn go_rwmutex_runlock(rw: *mut go_rwmutex_t) {
     // SAFETY: as in go_rwmutex_lock.
     unsafe { RwMutex::runlock(rw as *const RwMutex) }
-}
-
-/// Called by the inlined go_rwmutex_runlock() when its decrement left the
-/// reader count `r` negative: wakes the pending writer if this was the
-/// last reader it waited for, or dies with `sync: RUnlock of unlocked
-/// RWMutex`. Never call it directly.
-///
-/// Safety: `rw` points to a go_rwmutex_t whose reader count the caller
-/// has just decremented to `r`.
-#[no_mangle]
-#[inline(never)]
-pub unsafe extern "C" fn go_rwmutex_runlock_slow(rw: *mut go_rwmutex_t, r: i32) {
-    // SAFETY: valid RWMutex (contract), cast to its layout twin.
-    unsafe { RwMutex::runlock_slow(rw as *const RwMutex, r) }
 }
 
 // --------------------------------------------------------------------- Once

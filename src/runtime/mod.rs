@@ -86,6 +86,45 @@ pub(crate) struct Worker {
     /// deadlock detector.
     gparks: AtomicU64,
     gwakes: AtomicU64,
+    /// This worker's RWMutex reader slots (sync/rwmutex.rs).
+    rslots: &'static ReaderSlots,
+}
+
+/// Number of RWMutex reader slots per worker (a power of two).
+const READER_SLOTS: usize = 64;
+
+/// A worker's RWMutex reader slots, on cache lines of their own: written
+/// by the readers running on that worker, read by writers.
+#[repr(align(128))]
+struct ReaderSlots([AtomicU64; READER_SLOTS]);
+
+fn reader_slot_index(key: usize) -> usize {
+    // Fibonacci hashing: the top bits of the product mix every address bit.
+    (key as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) as usize
+        >> (64 - READER_SLOTS.trailing_zeros())
+}
+
+/// The reader slot for the RWMutex at `key` on this worker; None on a
+/// plain thread.
+#[inline]
+pub(crate) fn reader_slot(key: usize) -> Option<&'static AtomicU64> {
+    let l = local();
+    if l.is_null() {
+        return None;
+    }
+    // SAFETY: l is this worker's Local.
+    Some(unsafe { &(*l).w.rslots.0[reader_slot_index(key)] })
+}
+
+/// Calls `f` on the slot for `key` of every worker started so far, until
+/// it returns true; returns whether it did. (A worker started after the
+/// call has empty slots.)
+pub(crate) fn any_reader_slot(key: usize, mut f: impl FnMut(&AtomicU64) -> bool) -> bool {
+    let Some(r) = RT.get() else {
+        return false;
+    };
+    let i = reader_slot_index(key);
+    (0..r.started()).any(|w| f(&r.worker(w).rslots.0[i]))
 }
 
 /// A worker's private state, on its own thread's stack.
@@ -247,6 +286,13 @@ pub(crate) fn rt() -> &'static Runtime {
     }
 }
 
+/// Whether more than one worker may run goroutines (GOMAXPROCS > 1).
+// Used by sync; loom builds replace sync's parking with a model.
+#[cfg_attr(loom, allow(dead_code))]
+pub(crate) fn parallel() -> bool {
+    rt().target.load(Relaxed) > 1
+}
+
 /// For the sync package's mutex (Go's `sync_runtime_canSpin`, without
 /// the iteration bound): spinning for a lock is worth it only if another
 /// worker is running (it may hold the lock) and, on a worker, unless
@@ -333,6 +379,9 @@ impl Runtime {
             exited: AtomicU64::new(0),
             gparks: AtomicU64::new(0),
             gwakes: AtomicU64::new(0),
+            rslots: Box::leak(Box::new(ReaderSlots(
+                [const { AtomicU64::new(0) }; READER_SLOTS],
+            ))),
         }));
         self.workers[i].store(w as *const Worker as *mut Worker, Release);
         self.nstarted.store(i + 1, Release);

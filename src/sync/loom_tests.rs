@@ -10,7 +10,7 @@
 //!     cargo test --release --lib sync::loom_tests
 //! ```
 
-use super::atomic::{LOOM_CLOCK_STEP, LOOM_SPINS};
+use super::atomic::{loom_set_worker, LOOM_CLOCK_STEP, LOOM_SPINS};
 use super::{Mutex, Once, RwMutex, WaitGroup};
 use loom::cell::UnsafeCell;
 use loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
@@ -217,6 +217,142 @@ fn rwmutex_two_writers_and_tries() {
         t.join().unwrap();
         let v = s.data.with(|d| unsafe { *d });
         assert!(v == 2 || v == 3);
+    });
+}
+
+/// An RWMutex whose write unlock has set BIAS, so that readers on the
+/// modelled workers use their slots.
+fn biased() -> Arc<Guarded<RwMutex>> {
+    let s = Arc::new(Guarded {
+        lock: RwMutex::new(),
+        data: UnsafeCell::new(0),
+    });
+    s.lock.lock();
+    // SAFETY: write-locked by us.
+    unsafe { RwMutex::unlock(&s.lock) };
+    s
+}
+
+/// Readers in slots of two workers and a writer (a plain thread) that
+/// revokes the bias: exclusion (loom reports the data race otherwise),
+/// every reader sees 0 or 1, the write happens once.
+#[test]
+fn rwmutex_slot_readers_and_writer() {
+    slot_readers_and_writer();
+}
+
+/// The same with one poll before parking (a reader waiting for the
+/// writer, the writer for the readers, as on a multicore).
+#[test]
+fn rwmutex_slot_readers_and_writer_polling() {
+    LOOM_SPINS.with(|s| s.set(1));
+    slot_readers_and_writer();
+    LOOM_SPINS.with(|s| s.set(0));
+}
+
+fn slot_readers_and_writer() {
+    model(|| {
+        let s = biased();
+        let w = {
+            let s = s.clone();
+            thread::spawn(move || {
+                s.lock.lock();
+                s.data.with_mut(|d| unsafe { *d += 1 });
+                // SAFETY: write-locked by us.
+                unsafe { RwMutex::unlock(&s.lock) };
+            })
+        };
+        let r = {
+            let s = s.clone();
+            thread::spawn(move || {
+                loom_set_worker(Some(1));
+                s.lock.rlock();
+                assert!(s.data.with(|d| unsafe { *d }) <= 1);
+                // SAFETY: read-locked by us.
+                unsafe { RwMutex::runlock(&s.lock) };
+            })
+        };
+        loom_set_worker(Some(0));
+        s.lock.rlock();
+        assert!(s.data.with(|d| unsafe { *d }) <= 1);
+        // SAFETY: read-locked by us.
+        unsafe { RwMutex::runlock(&s.lock) };
+        w.join().unwrap();
+        r.join().unwrap();
+        assert_eq!(s.data.with(|d| unsafe { *d }), 1);
+    });
+}
+
+/// A read lock taken in worker 0's slot and released on worker 1 (a
+/// goroutine that moved, or another goroutine: Go allows both) while a
+/// writer comes: the unit is found wherever it is, nothing underflows
+/// (that would be a fatal error), and the writer gets in only after it.
+#[test]
+fn rwmutex_slot_runlock_elsewhere() {
+    model(|| {
+        let s = biased();
+        loom_set_worker(Some(0));
+        s.lock.rlock();
+        let w = {
+            let s = s.clone();
+            thread::spawn(move || {
+                loom_set_worker(Some(0));
+                s.lock.lock();
+                s.data.with_mut(|d| unsafe { *d += 1 });
+                // SAFETY: write-locked by us.
+                unsafe { RwMutex::unlock(&s.lock) };
+            })
+        };
+        let seen = s.data.with(|d| unsafe { *d });
+        assert_eq!(seen, 0);
+        let u = {
+            let s = s.clone();
+            thread::spawn(move || {
+                loom_set_worker(Some(1));
+                // SAFETY: the read lock main took is ours to release.
+                unsafe { RwMutex::runlock(&s.lock) };
+            })
+        };
+        u.join().unwrap();
+        w.join().unwrap();
+        assert_eq!(s.data.with(|d| unsafe { *d }), 1);
+        // Back to a clean state: both slot paths and the count work.
+        s.lock.rlock();
+        // SAFETY: read-locked by us.
+        unsafe { RwMutex::runlock(&s.lock) };
+        assert!(s.lock.try_lock());
+        // SAFETY: write-locked by us.
+        unsafe { RwMutex::unlock(&s.lock) };
+    });
+}
+
+/// try_lock against a reader in a slot: it fails while the reader is in,
+/// and when it succeeds the reader is excluded.
+#[test]
+fn rwmutex_slot_trylock() {
+    model(|| {
+        let s = biased();
+        let r = {
+            let s = s.clone();
+            thread::spawn(move || {
+                loom_set_worker(Some(1));
+                if s.lock.try_rlock() {
+                    assert!(s.data.with(|d| unsafe { *d }) <= 1);
+                    // SAFETY: read-locked by us.
+                    unsafe { RwMutex::runlock(&s.lock) };
+                }
+            })
+        };
+        if s.lock.try_lock() {
+            s.data.with_mut(|d| unsafe { *d += 1 });
+            // SAFETY: write-locked by us.
+            unsafe { RwMutex::unlock(&s.lock) };
+        }
+        r.join().unwrap();
+        // Nobody holds it now.
+        assert!(s.lock.try_lock());
+        // SAFETY: write-locked by us.
+        unsafe { RwMutex::unlock(&s.lock) };
     });
 }
 

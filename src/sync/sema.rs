@@ -29,9 +29,10 @@ impl Sema {
         Sema(AtomicU32::new(0))
     }
 
-    /// Go's `cansemacquire`: takes a unit if there is one.
+    /// Go's `cansemacquire`: takes a unit if there is one (units are
+    /// handed to parked waiters first, so this never takes one of theirs).
     #[inline]
-    fn try_acquire(&self) -> bool {
+    pub(crate) fn try_acquire(&self) -> bool {
         let mut v = self.0.load(Relaxed);
         loop {
             if v == 0 {
