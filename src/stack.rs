@@ -53,6 +53,13 @@ const FLAG_CANARY: usize = 1;
 compile_error!("goro supports Linux only");
 
 const MADV_GUARD_INSTALL: i32 = 102;
+/// `PIDFD_SELF_PROCESS`: process_madvise(2) on the calling process
+/// without opening a pidfd (Linux >= 6.15; a pidfd would follow the
+/// parent after fork).
+const PIDFD_SELF_PROCESS: libc::c_int = -10001;
+/// process_madvise takes at most this many ranges per call (UIO_MAXIOV).
+const IOV_MAX: usize = 1024;
+const PAGE: usize = 4096;
 
 /// A goroutine stack: usable bytes `[lo, hi)`, guard below `lo`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -125,6 +132,9 @@ static DIRTY: AtomicUsize = AtomicUsize::new(0);
 static DEFAULT_CAPACITY: AtomicUsize = AtomicUsize::new(0);
 /// Set once MADV_GUARD_INSTALL was refused (a kernel before 6.13).
 static NO_MADV_GUARD: AtomicBool = AtomicBool::new(false);
+/// Set once process_madvise on ourselves was refused (older kernel,
+/// seccomp): guards are then installed one madvise call each.
+static NO_PROCESS_MADVISE: AtomicBool = AtomicBool::new(false);
 /// mprotect guards installed (each costs ~2 kernel mappings).
 static MPROTECT_GUARDS: AtomicUsize = AtomicUsize::new(0);
 static MPROTECT_BUDGET: AtomicUsize = AtomicUsize::new(usize::MAX);
@@ -309,10 +319,95 @@ fn take(class: u16, n: usize, out: &mut Vec<Stack>, mode: GuardMode) {
             }
         }
     }
-    // Guards are installed outside the lock: each is a system call.
-    for lo in fresh {
-        out.push(arm_fresh(lo, size, mode));
+    // Guards are installed outside the lock (system calls), all at once
+    // where the kernel can: one process_madvise call for the guards, one
+    // that commits the top page of each stack (which its goroutine's first
+    // frame writes at once). Measured here per stack: one madvise 530-590
+    // ns, in a batch 330-355; a first-touch page fault 1.75-2.2 us, a
+    // batched populate 1.1-1.3 us. 1M fresh stacks: 1M guard calls and 1M
+    // faults, most of the cost of spawning and parking a million
+    // goroutines.
+    let armed = if mode == GuardMode::Auto && !NO_MADV_GUARD.load(Relaxed) {
+        arm_fresh_batch(&fresh, size)
+    } else {
+        0
+    };
+    for (i, &lo) in fresh.iter().enumerate() {
+        if i < armed {
+            crate::san::valgrind_stack_register(lo, lo + size);
+            out.push(Stack {
+                word: lo,
+                hi: lo + size,
+            });
+        } else {
+            out.push(arm_fresh(lo, size, mode));
+        }
     }
+}
+
+/// Installs the guards below the fresh slots `los` (usable size `size`)
+/// with batched process_madvise calls, then commits the top page of each;
+/// returns how many (a prefix of `los`) got their guard. The rest fall
+/// back to one call each ([`arm_fresh`]).
+fn arm_fresh_batch(los: &[usize], size: usize) -> usize {
+    if los.len() < 2 || NO_PROCESS_MADVISE.load(Relaxed) {
+        return 0;
+    }
+    let guards = madvise_many(
+        los.iter().map(|&lo| lo - GUARD_BYTES),
+        GUARD_BYTES,
+        MADV_GUARD_INSTALL,
+    );
+    if guards == 0 {
+        return 0;
+    }
+    // Best effort: a page that is not committed now will be by its fault.
+    madvise_many(
+        los[..guards].iter().map(|&lo| lo + size - PAGE),
+        PAGE,
+        libc::MADV_POPULATE_WRITE,
+    );
+    guards
+}
+
+/// process_madvise(2) with `advice` on the ranges `[a, a + len)` for each
+/// start `a` (ours, page aligned), IOV_MAX per call; returns how many
+/// ranges, from the first, were done. Remembers a refusal of the call
+/// itself (not of the advice) in NO_PROCESS_MADVISE.
+fn madvise_many(starts: impl Iterator<Item = usize>, len: usize, advice: i32) -> usize {
+    let iov: Vec<libc::iovec> = starts
+        .map(|a| libc::iovec {
+            iov_base: a as *mut libc::c_void,
+            iov_len: len,
+        })
+        .collect();
+    let mut done = 0;
+    for chunk in iov.chunks(IOV_MAX) {
+        // SAFETY: the ranges lie in our own slab mappings and belong to
+        // slots nobody uses yet; the iovec array outlives the call.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_process_madvise,
+                PIDFD_SELF_PROCESS,
+                chunk.as_ptr(),
+                chunk.len(),
+                advice,
+                0,
+            )
+        };
+        if r < 0 {
+            if matches!(sys::errno(), libc::ENOSYS | libc::EBADF | libc::EPERM) {
+                NO_PROCESS_MADVISE.store(true, Relaxed);
+            }
+            return done;
+        }
+        let n = r as usize / len;
+        done += n;
+        if n < chunk.len() {
+            return done;
+        }
+    }
+    done
 }
 
 /// Returns stacks to the global pool of their class.
