@@ -491,15 +491,21 @@ void go_once_do(go_once_t *o, go_fn fn, void *arg);
  * Memory ordering: for n < m, the n'th call to go_mutex_unlock(m)
  * synchronizes before the m'th call to go_mutex_lock(m) returns.
  *
- * The uncontended case (one compare-and-swap, as in Go) is inlined here;
- * the rest is go_mutex_lock_slow(). The library exports go_mutex_lock
- * itself too (for dlsym and other languages).
+ * The uncontended case (one compare-and-swap, as in Go) is inlined here,
+ * and so is taking a free lock while waiters are queued (a second
+ * compare-and-swap); the rest is go_mutex_lock_slow(). The library
+ * exports go_mutex_lock itself too (for dlsym and other languages).
  */
 #ifdef GORO_INLINE_FAST_PATHS
 static inline void go_mutex_lock(go_mutex_t *m) {
-  uint32_t unlocked = 0;
-  if (__builtin_expect(__atomic_compare_exchange_n(&m->_opaque[0], &unlocked, 1, 0,
+  uint32_t old = 0;
+  if (__builtin_expect(__atomic_compare_exchange_n(&m->_opaque[0], &old, 1, 0,
                                                    __ATOMIC_ACQUIRE, __ATOMIC_RELAXED), 1)) {
+    return;
+  }
+  /* Unlocked, not starving, waiters queued: take it (keeping the rest). */
+  if ((old & 5) == 0 && __atomic_compare_exchange_n(&m->_opaque[0], &old, old | 1, 0,
+                                                    __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
     return;
   }
   go_mutex_lock_slow(m);
@@ -521,14 +527,22 @@ void go_mutex_lock(go_mutex_t *m);
  * call no longer reads or writes `*m`: like a pthread mutex, the mutex
  * may be freed by its next holder even while this call is returning.
  *
- * The uncontended case (one compare-and-swap) is inlined here; the rest
- * is go_mutex_unlock_slow().
+ * The uncontended case (one compare-and-swap) is inlined here, and so is
+ * a release with nobody to wake (a second one); the rest is
+ * go_mutex_unlock_slow().
  */
 #ifdef GORO_INLINE_FAST_PATHS
 static inline void go_mutex_unlock(go_mutex_t *m) {
-  uint32_t locked = 1;
-  if (__builtin_expect(__atomic_compare_exchange_n(&m->_opaque[0], &locked, 0, 0,
+  uint32_t old = 1;
+  if (__builtin_expect(__atomic_compare_exchange_n(&m->_opaque[0], &old, 0, 0,
                                                    __ATOMIC_RELEASE, __ATOMIC_RELAXED), 1)) {
+    return;
+  }
+  /* Locked, not starving, and nobody to wake (no waiter, or one already
+   * awake): just release. */
+  if ((old & 5) == 1 && ((old >> 3) == 0 || (old & 2)) &&
+      __atomic_compare_exchange_n(&m->_opaque[0], &old, old - 1, 0, __ATOMIC_RELEASE,
+                                  __ATOMIC_RELAXED)) {
     return;
   }
   go_mutex_unlock_slow(m);
