@@ -742,7 +742,7 @@ fn must_retire(l: *mut Local) -> bool {
 /// Next goroutine from this worker's own sources, without blocking:
 /// run-next, local queue, yielded goroutines, global queue (first every 61
 /// ticks, for fairness, as are yielded ones), after firing due timers.
-#[inline]
+#[inline(always)]
 unsafe fn pick_next(l: *mut Local) -> *mut G {
     // SAFETY: l is the calling thread's Local; queues hand over ownership.
     unsafe {
