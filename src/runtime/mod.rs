@@ -855,6 +855,9 @@ unsafe fn steal_work(l: *mut Local) -> *mut G {
                         Steal::Empty => break,
                     }
                 }
+                if round < 2 {
+                    continue;
+                }
                 let rn = v.runnext.load(Relaxed);
                 if !rn.is_null() {
                     let bit = 1u64 << (i % 64);
