@@ -65,12 +65,29 @@ const T_EXIT: usize = 4;
 const T_MASK: usize = 7;
 const _: () = assert!(core::mem::align_of::<G>() > T_MASK);
 
-/// The shared face of a worker, visible to the others.
+/// `T` alone on its cache lines (128 bytes: adjacent-line prefetch pairs
+/// lines on x86).
+#[repr(align(128))]
+struct Padded<T>(T);
+
+impl<T> core::ops::Deref for Padded<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+/// The shared face of a worker, visible to the others. The run-next slot
+/// and the futex word have cache lines of their own: the owner exchanges
+/// run-next on every spawn, while thieves read `stealer` on every steal
+/// attempt and wakers write `word`; sharing a line, each of those made the
+/// spawner's exchange miss (W1: enqueue ~9% of the spawner's samples, 85%
+/// of it that exchange).
 pub(crate) struct Worker {
     pub index: usize,
-    runnext: AtomicPtr<G>,
+    runnext: Padded<AtomicPtr<G>>,
     stealer: Stealer<GPtr>,
-    word: AtomicU32,
+    word: Padded<AtomicU32>,
     /// Set while this worker's index is at or above GOMAXPROCS: it must hand
     /// its goroutines to the others and sleep (checked on every schedule).
     retire: AtomicBool,
@@ -370,9 +387,9 @@ impl Runtime {
         let deque = Deque::new_fifo();
         let w: &'static Worker = Box::leak(Box::new(Worker {
             index: i,
-            runnext: AtomicPtr::new(ptr::null_mut()),
+            runnext: Padded(AtomicPtr::new(ptr::null_mut())),
             stealer: deque.stealer(),
-            word: AtomicU32::new(AWAKE_PLAIN),
+            word: Padded(AtomicU32::new(AWAKE_PLAIN)),
             retire: AtomicBool::new(false),
             tid: AtomicI64::new(0),
             spawned: AtomicU64::new(0),
@@ -416,7 +433,7 @@ impl Runtime {
                         .compare_exchange(RETIRED, AWAKE_PLAIN, SeqCst, Relaxed)
                         .is_ok()
                     {
-                        sys::futex_wake(&w.word, 1);
+                        sys::futex_wake(&*w.word, 1);
                     }
                 } else {
                     self.start_worker(i);
@@ -431,7 +448,7 @@ impl Runtime {
                     let w = self.worker(i);
                     self.nidle.fetch_sub(1, SeqCst);
                     w.word.store(AWAKE_PLAIN, SeqCst);
-                    sys::futex_wake(&w.word, 1);
+                    sys::futex_wake(&*w.word, 1);
                     false
                 } else {
                     true
@@ -562,7 +579,7 @@ pub(crate) fn wakep() {
         Some(i) => {
             let w = r.worker(i);
             w.word.store(AWAKE_SPIN, SeqCst);
-            sys::futex_wake(&w.word, 1);
+            sys::futex_wake(&*w.word, 1);
         }
         None => {
             r.nspinning.fetch_sub(1, SeqCst);
@@ -584,7 +601,7 @@ fn timer_changed() {
             })
             .is_ok();
         if kicked {
-            sys::futex_wake(&w.word, 1);
+            sys::futex_wake(&*w.word, 1);
         }
     } else {
         wakep();
