@@ -6,6 +6,11 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 
 static __attribute__((noinline)) long recurse(long n) {
     volatile char pad[256];
@@ -64,6 +69,39 @@ static void frame_past_guard(void) {
 static void mprotect_guard(void) {
     setenv("GORO_STACK_GUARD", "mprotect", 1);
     run_overflow(NULL);
+}
+
+/* Touches the default 128 KiB stack top-down and 8 KiB below it: that
+ * faults in the guard at once. Without a guard the touch lands silently in
+ * the unmapped-but-reserved gap, and nothing fails until much later. */
+static void just_below(void *arg) {
+    (void)arg;
+    volatile char *p = alloca(128 * 1024 + 8 * 1024);
+    for (long off = 128 * 1024 + 8 * 1024 - 4096; off >= 0; off -= 4096) p[off] = 1;
+    fprintf(stderr, "no guard below the stack\n");
+    exit(1);
+}
+
+/* goro installs the guards of fresh stacks in batched process_madvise(2)
+ * calls; where the kernel (or a seccomp policy, as here) refuses them, it
+ * falls back to one madvise per guard. The guards must be there either
+ * way. The filter is installed on every thread (TSYNC) before goro starts
+ * its workers. */
+static void no_process_madvise(void) {
+    struct sock_filter f[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_process_madvise, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {sizeof f / sizeof f[0], f};
+    CHECK(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0);
+    CHECK(syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, &prog) == 0);
+    CHECK(syscall(SYS_process_madvise, -1, NULL, 0, 0, 0) == -1 && errno == ENOSYS);
+    for (int i = 0; i < 8; i++) go_spawn(hold, NULL);
+    CHECK(go_spawn(just_below, NULL) == 0);
+    go_sleep(30LL * 1000 * 1000 * 1000);
+    exit(1);
 }
 
 /* Without guard pages: overflow a little (into the gap below the stack),
@@ -125,6 +163,8 @@ static const struct goro_case cases[] = {
      "[deep-thought] (stack 64 KiB; raise GORO_STACK_SIZE or go_spawn_ex stack_size)"},
     {"frame_past_guard", frame_past_guard, "[big-frame] (stack 128 KiB;"},
     {"mprotect_guard", mprotect_guard, "stack overflow in goroutine"},
+    {"no_process_madvise", no_process_madvise,
+     "(stack 128 KiB; raise GORO_STACK_SIZE or go_spawn_ex stack_size)\n"},
     {"canary_mode", canary_mode, "stack overflow in goroutine"},
     {"not_ours", not_ours, NULL},
     {"not_ours_is_segv", not_ours_is_segv, NULL},
@@ -134,7 +174,7 @@ static const struct goro_case cases[] = {
 int main(int argc, char **argv) {
     /* "not_ours" only runs when asked for by not_ours_is_segv. */
     if (argc == 1) {
-        static struct goro_case run[8];
+        static struct goro_case run[16];
         int k = 0;
         for (const struct goro_case *c = cases; c->name; c++)
             if (strcmp(c->name, "not_ours") != 0) run[k++] = *c;

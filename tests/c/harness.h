@@ -111,12 +111,14 @@ static inline int goro_test_main(int argc, char **argv, const struct goro_case *
     int failed = 0;
     for (const struct goro_case *c = cases; c->name; c++) {
         double t = goro_now();
+        int ok = 1;
         if (c->expect) {
-            if (!goro_run_death("/proc/self/exe", c)) failed++;
+            ok = goro_run_death("/proc/self/exe", c);
+            if (!ok) failed++;
         } else {
             c->fn();
         }
-        printf("ok %s (%.3f s)\n", c->name, goro_now() - t);
+        printf("%s %s (%.3f s)\n", ok ? "ok" : "FAIL", c->name, goro_now() - t);
     }
     return failed ? 1 : 0;
 }
