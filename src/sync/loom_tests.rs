@@ -143,39 +143,7 @@ fn mutex_trylock_excludes() {
 
 #[test]
 fn rwmutex_writer_and_readers() {
-    model(|| {
-        let s = Arc::new(Guarded {
-            lock: RwMutex::new(),
-            data: UnsafeCell::new(0),
-        });
-        let w = {
-            let s = s.clone();
-            thread::spawn(move || {
-                s.lock.lock();
-                s.data.with_mut(|d| unsafe { *d += 1 });
-                // SAFETY: write-locked by us.
-                unsafe { RwMutex::unlock(&s.lock) };
-            })
-        };
-        let r = {
-            let s = s.clone();
-            thread::spawn(move || {
-                s.lock.rlock();
-                let v = s.data.with(|d| unsafe { *d });
-                assert!(v <= 1);
-                // SAFETY: read-locked by us.
-                unsafe { RwMutex::runlock(&s.lock) };
-            })
-        };
-        s.lock.rlock();
-        let v = s.data.with(|d| unsafe { *d });
-        assert!(v <= 1);
-        // SAFETY: read-locked by us.
-        unsafe { RwMutex::runlock(&s.lock) };
-        w.join().unwrap();
-        r.join().unwrap();
-        assert_eq!(s.data.with(|d| unsafe { *d }), 1);
-    });
+    writer_and_readers(false);
 }
 
 #[test]
@@ -238,7 +206,7 @@ fn biased() -> Arc<Guarded<RwMutex>> {
 /// every reader sees 0 or 1, the write happens once.
 #[test]
 fn rwmutex_slot_readers_and_writer() {
-    slot_readers_and_writer();
+    writer_and_readers(true);
 }
 
 /// The same with one poll before parking (a reader waiting for the
@@ -246,13 +214,24 @@ fn rwmutex_slot_readers_and_writer() {
 #[test]
 fn rwmutex_slot_readers_and_writer_polling() {
     LOOM_SPINS.with(|s| s.set(1));
-    slot_readers_and_writer();
+    writer_and_readers(true);
     LOOM_SPINS.with(|s| s.set(0));
 }
 
-fn slot_readers_and_writer() {
-    model(|| {
-        let s = biased();
+/// A writer (a plain thread) and two readers; with `slots`, the RWMutex
+/// starts biased and the readers run on the two modelled workers (so they
+/// use their slots and the writer revokes the bias), otherwise all three
+/// are plain threads on Go's shared count.
+fn writer_and_readers(slots: bool) {
+    model(move || {
+        let s = if slots {
+            biased()
+        } else {
+            Arc::new(Guarded {
+                lock: RwMutex::new(),
+                data: UnsafeCell::new(0),
+            })
+        };
         let w = {
             let s = s.clone();
             thread::spawn(move || {
@@ -265,14 +244,14 @@ fn slot_readers_and_writer() {
         let r = {
             let s = s.clone();
             thread::spawn(move || {
-                loom_set_worker(Some(1));
+                loom_set_worker(slots.then_some(1));
                 s.lock.rlock();
                 assert!(s.data.with(|d| unsafe { *d }) <= 1);
                 // SAFETY: read-locked by us.
                 unsafe { RwMutex::runlock(&s.lock) };
             })
         };
-        loom_set_worker(Some(0));
+        loom_set_worker(slots.then_some(0));
         s.lock.rlock();
         assert!(s.data.with(|d| unsafe { *d }) <= 1);
         // SAFETY: read-locked by us.
