@@ -39,6 +39,16 @@
 //!
 //! The read paths are therefore not inlined in goro.h (they need the
 //! worker): go_rwmutex_rlock and go_rwmutex_runlock are plain calls.
+//!
+//! Cost model: a read in a slot is two uncontended locked instructions on
+//! the worker's own cache line; a write reads one slot per worker started
+//! (GOMAXPROCS of them, one cache miss each when readers are active there)
+//! and moves their units. With 2 workers that is cheap (W6: 23-30 ns per
+//! operation against Go's 33-74); with dozens of workers and frequent
+//! writes the writer's scan would dominate, which is BRAVO's known trade
+//! (its paper re-enables the bias only after a delay proportional to the
+//! revocation cost; goro re-enables it at every write unlock). Not
+//! measured beyond 2 cores here.
 
 use super::atomic::{self, AtomicI32, AtomicU64, Ordering::*};
 use super::mutex::Mutex;
