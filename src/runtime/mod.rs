@@ -103,7 +103,9 @@ pub(crate) struct Worker {
     /// deadlock detector.
     gparks: AtomicU64,
     gwakes: AtomicU64,
-    /// This worker's RWMutex reader slots (sync/rwmutex.rs).
+    /// This worker's RWMutex reader slots (sync/rwmutex.rs; loom builds
+    /// model them in sync/atomic.rs).
+    #[cfg_attr(loom, allow(dead_code))]
     rslots: &'static ReaderSlots,
 }
 
@@ -113,8 +115,11 @@ const READER_SLOTS: usize = 64;
 /// A worker's RWMutex reader slots, on cache lines of their own: written
 /// by the readers running on that worker, read by writers.
 #[repr(align(128))]
+#[cfg_attr(loom, allow(dead_code))]
 struct ReaderSlots([AtomicU64; READER_SLOTS]);
 
+// Used by sync; loom builds replace sync's parking with a model.
+#[cfg_attr(loom, allow(dead_code))]
 fn reader_slot_index(key: usize) -> usize {
     // Fibonacci hashing: the top bits of the product mix every address bit.
     (key as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) as usize
@@ -124,6 +129,8 @@ fn reader_slot_index(key: usize) -> usize {
 /// The reader slot for the RWMutex at `key` on this worker; None on a
 /// plain thread.
 #[inline]
+// Used by sync; loom builds replace sync's parking with a model.
+#[cfg_attr(loom, allow(dead_code))]
 pub(crate) fn reader_slot(key: usize) -> Option<&'static AtomicU64> {
     let l = local();
     if l.is_null() {
@@ -136,6 +143,8 @@ pub(crate) fn reader_slot(key: usize) -> Option<&'static AtomicU64> {
 /// Calls `f` on the slot for `key` of every worker started so far, until
 /// it returns true; returns whether it did. (A worker started after the
 /// call has empty slots.)
+// Used by sync; loom builds replace sync's parking with a model.
+#[cfg_attr(loom, allow(dead_code))]
 pub(crate) fn any_reader_slot(key: usize, mut f: impl FnMut(&AtomicU64) -> bool) -> bool {
     let Some(r) = RT.get() else {
         return false;

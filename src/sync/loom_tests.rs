@@ -146,41 +146,68 @@ fn rwmutex_writer_and_readers() {
     writer_and_readers(false);
 }
 
+/// The RWMutex models' shared data, and the critical sections they run.
+impl Guarded<RwMutex> {
+    fn rw() -> Arc<Self> {
+        Arc::new(Guarded {
+            lock: RwMutex::new(),
+            data: UnsafeCell::new(0),
+        })
+    }
+
+    /// Holding the write lock: one write, then unlock.
+    fn write_and_unlock(&self) {
+        self.data.with_mut(|d| unsafe { *d += 1 });
+        // SAFETY: write-locked by the caller.
+        unsafe { RwMutex::unlock(&self.lock) };
+    }
+
+    /// Holding a read lock: the value read, then runlock.
+    fn read_and_runlock(&self) -> usize {
+        let v = self.data.with(|d| unsafe { *d });
+        // SAFETY: read-locked by the caller.
+        unsafe { RwMutex::runlock(&self.lock) };
+        v
+    }
+
+    fn write(&self) {
+        self.lock.lock();
+        self.write_and_unlock();
+    }
+
+    fn read(&self) -> usize {
+        self.lock.rlock();
+        self.read_and_runlock()
+    }
+
+    /// Nobody holds or waits for it: the write lock is free.
+    fn assert_free(&self) {
+        assert!(self.lock.try_lock());
+        // SAFETY: write-locked by us.
+        unsafe { RwMutex::unlock(&self.lock) };
+    }
+}
+
 #[test]
 fn rwmutex_two_writers_and_tries() {
     model(|| {
-        let s = Arc::new(Guarded {
-            lock: RwMutex::new(),
-            data: UnsafeCell::new(0),
-        });
+        let s = Guarded::rw();
         let w = {
             let s = s.clone();
-            thread::spawn(move || {
-                s.lock.lock();
-                s.data.with_mut(|d| unsafe { *d += 1 });
-                // SAFETY: write-locked by us.
-                unsafe { RwMutex::unlock(&s.lock) };
-            })
+            thread::spawn(move || s.write())
         };
         let t = {
             let s = s.clone();
             thread::spawn(move || {
                 if s.lock.try_rlock() {
-                    s.data.with(|d| unsafe { *d });
-                    // SAFETY: read-locked by us.
-                    unsafe { RwMutex::runlock(&s.lock) };
+                    s.read_and_runlock();
                 }
                 if s.lock.try_lock() {
-                    s.data.with_mut(|d| unsafe { *d += 1 });
-                    // SAFETY: write-locked by us.
-                    unsafe { RwMutex::unlock(&s.lock) };
+                    s.write_and_unlock();
                 }
             })
         };
-        s.lock.lock();
-        s.data.with_mut(|d| unsafe { *d += 1 });
-        // SAFETY: write-locked by us.
-        unsafe { RwMutex::unlock(&s.lock) };
+        s.write();
         w.join().unwrap();
         t.join().unwrap();
         let v = s.data.with(|d| unsafe { *d });
@@ -191,10 +218,7 @@ fn rwmutex_two_writers_and_tries() {
 /// An RWMutex whose write unlock has set BIAS, so that readers on the
 /// modelled workers use their slots.
 fn biased() -> Arc<Guarded<RwMutex>> {
-    let s = Arc::new(Guarded {
-        lock: RwMutex::new(),
-        data: UnsafeCell::new(0),
-    });
+    let s = Guarded::rw();
     s.lock.lock();
     // SAFETY: write-locked by us.
     unsafe { RwMutex::unlock(&s.lock) };
@@ -224,38 +248,20 @@ fn rwmutex_slot_readers_and_writer_polling() {
 /// are plain threads on Go's shared count.
 fn writer_and_readers(slots: bool) {
     model(move || {
-        let s = if slots {
-            biased()
-        } else {
-            Arc::new(Guarded {
-                lock: RwMutex::new(),
-                data: UnsafeCell::new(0),
-            })
-        };
+        let s = if slots { biased() } else { Guarded::rw() };
         let w = {
             let s = s.clone();
-            thread::spawn(move || {
-                s.lock.lock();
-                s.data.with_mut(|d| unsafe { *d += 1 });
-                // SAFETY: write-locked by us.
-                unsafe { RwMutex::unlock(&s.lock) };
-            })
+            thread::spawn(move || s.write())
         };
         let r = {
             let s = s.clone();
             thread::spawn(move || {
                 loom_set_worker(slots.then_some(1));
-                s.lock.rlock();
-                assert!(s.data.with(|d| unsafe { *d }) <= 1);
-                // SAFETY: read-locked by us.
-                unsafe { RwMutex::runlock(&s.lock) };
+                assert!(s.read() <= 1);
             })
         };
         loom_set_worker(slots.then_some(0));
-        s.lock.rlock();
-        assert!(s.data.with(|d| unsafe { *d }) <= 1);
-        // SAFETY: read-locked by us.
-        unsafe { RwMutex::runlock(&s.lock) };
+        assert!(s.read() <= 1);
         w.join().unwrap();
         r.join().unwrap();
         assert_eq!(s.data.with(|d| unsafe { *d }), 1);
@@ -276,14 +282,10 @@ fn rwmutex_slot_runlock_elsewhere() {
             let s = s.clone();
             thread::spawn(move || {
                 loom_set_worker(Some(0));
-                s.lock.lock();
-                s.data.with_mut(|d| unsafe { *d += 1 });
-                // SAFETY: write-locked by us.
-                unsafe { RwMutex::unlock(&s.lock) };
+                s.write();
             })
         };
-        let seen = s.data.with(|d| unsafe { *d });
-        assert_eq!(seen, 0);
+        assert_eq!(s.data.with(|d| unsafe { *d }), 0);
         let u = {
             let s = s.clone();
             thread::spawn(move || {
@@ -296,12 +298,8 @@ fn rwmutex_slot_runlock_elsewhere() {
         w.join().unwrap();
         assert_eq!(s.data.with(|d| unsafe { *d }), 1);
         // Back to a clean state: both slot paths and the count work.
-        s.lock.rlock();
-        // SAFETY: read-locked by us.
-        unsafe { RwMutex::runlock(&s.lock) };
-        assert!(s.lock.try_lock());
-        // SAFETY: write-locked by us.
-        unsafe { RwMutex::unlock(&s.lock) };
+        s.read();
+        s.assert_free();
     });
 }
 
@@ -316,22 +314,15 @@ fn rwmutex_slot_trylock() {
             thread::spawn(move || {
                 loom_set_worker(Some(1));
                 if s.lock.try_rlock() {
-                    assert!(s.data.with(|d| unsafe { *d }) <= 1);
-                    // SAFETY: read-locked by us.
-                    unsafe { RwMutex::runlock(&s.lock) };
+                    assert!(s.read_and_runlock() <= 1);
                 }
             })
         };
         if s.lock.try_lock() {
-            s.data.with_mut(|d| unsafe { *d += 1 });
-            // SAFETY: write-locked by us.
-            unsafe { RwMutex::unlock(&s.lock) };
+            s.write_and_unlock();
         }
         r.join().unwrap();
-        // Nobody holds it now.
-        assert!(s.lock.try_lock());
-        // SAFETY: write-locked by us.
-        unsafe { RwMutex::unlock(&s.lock) };
+        s.assert_free();
     });
 }
 
