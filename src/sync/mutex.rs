@@ -58,6 +58,13 @@ pub(crate) struct Mutex {
 #[cfg(not(loom))]
 const _: () = assert!(core::mem::size_of::<Mutex>() == 8 && core::mem::align_of::<Mutex>() == 4);
 
+/// Whether an unlock from state `old` has no waiter to wake: none is
+/// queued, or one is already awake.
+#[inline]
+fn nobody_to_wake(old: u32) -> bool {
+    old >> WAITER_SHIFT == 0 || old & WOKEN != 0
+}
+
 #[cold]
 fn inconsistent() -> ! {
     crate::diag::fatal(format_args!("sync: inconsistent mutex state"))
@@ -233,7 +240,7 @@ impl Mutex {
             // Nobody to wake: release, keeping the rest (goro.h inlines
             // this too).
             if old & (LOCKED | STARVING) == LOCKED
-                && (old >> WAITER_SHIFT == 0 || old & WOKEN != 0)
+                && nobody_to_wake(old)
                 && state
                     .compare_exchange(old, old - LOCKED, Release, Relaxed)
                     .is_ok()
@@ -277,7 +284,7 @@ impl Mutex {
                 }
                 continue;
             }
-            let new = if old >> WAITER_SHIFT == 0 || old & WOKEN != 0 {
+            let new = if nobody_to_wake(old) {
                 // Nobody to wake, or a waiter is already awake.
                 old - LOCKED
             } else {

@@ -96,6 +96,16 @@ fn slot_tag(key: usize) -> Option<u64> {
     }
 }
 
+/// The read units a slot word `v` holds for the RWMutex tagged `tag`.
+#[inline]
+fn slot_units(v: u64, tag: u64) -> u64 {
+    if v & !SLOT_COUNT == tag {
+        v & SLOT_COUNT
+    } else {
+        0
+    }
+}
+
 /// Adds a read unit to `slot` for `tag`: the slot is free (count 0) or
 /// already counts this RWMutex. SeqCst: ordered before the caller's
 /// re-read of `BIAS` (see the module documentation).
@@ -122,7 +132,7 @@ fn slot_enter(slot: &AtomicU64, tag: u64) -> bool {
 fn slot_leave(slot: &AtomicU64, tag: u64) -> bool {
     let mut v = slot.load(Acquire);
     loop {
-        if v & !SLOT_COUNT != tag || v & SLOT_COUNT == 0 {
+        if slot_units(v, tag) == 0 {
             return false;
         }
         match slot.compare_exchange_weak(v, v - 1, SeqCst, Acquire) {
@@ -198,15 +208,7 @@ impl RwMutex {
         // The writer is likely running (a write is short): poll for our
         // unit (its unlock gives units to parked readers first, the rest to
         // the count) before parking.
-        let mut i = 0;
-        while atomic::can_poll(i) {
-            atomic::poll_pause();
-            if self.reader_sem.try_acquire() {
-                return;
-            }
-            i += 1;
-        }
-        self.reader_sem.acquire(false, WaitReason::RwMutex);
+        self.reader_sem.acquire_polling(WaitReason::RwMutex);
     }
 
     /// Sanitizer keys (Go's race annotations use the two semaphores).
@@ -330,10 +332,10 @@ impl RwMutex {
         atomic::any_reader_slot(self.key(), |slot| {
             loop {
                 let v = slot.load(SeqCst);
-                if v & !SLOT_COUNT != tag || v & SLOT_COUNT == 0 {
+                let n = slot_units(v, tag) as i32;
+                if n == 0 {
                     break;
                 }
-                let n = (v & SLOT_COUNT) as i32;
                 // Count first, then empty the slot: a unit is never in
                 // neither place, so a release never underflows the count.
                 self.reader_count.fetch_add(n, SeqCst);
@@ -358,21 +360,41 @@ impl RwMutex {
         if r != 0 && self.reader_wait.fetch_add(r, AcqRel) + r != 0 {
             // Readers inside are likely running and about to leave: poll
             // for the unit the last of them releases before parking.
-            let mut i = 0;
-            loop {
-                if !atomic::can_poll(i) {
-                    self.writer_sem.acquire(false, WaitReason::RwMutex);
-                    break;
-                }
-                atomic::poll_pause();
-                if self.writer_sem.try_acquire() {
-                    break;
-                }
-                i += 1;
-            }
+            self.writer_sem.acquire_polling(WaitReason::RwMutex);
         }
         atomic::race_acquire(self.reader_key());
         atomic::race_acquire(self.writer_key());
+    }
+
+    /// try_lock's reader check while BIAS is set, with `w` held: readers
+    /// may sit in slots, so stop new ones (clearing BIAS, only if the count
+    /// has no reader), look at the slots, and take the lock if they are
+    /// empty; otherwise restore BIAS (nobody else changes it while we hold
+    /// `w`).
+    fn try_lock_biased(&self) -> bool {
+        if self
+            .reader_count
+            .compare_exchange(BIAS, 0, SeqCst, Relaxed)
+            .is_err()
+        {
+            return false;
+        }
+        // SeqCst, after clearing BIAS: see rlock_slot.
+        atomic::sc_pair();
+        let key = self.key();
+        let in_slots = slot_tag(key).is_some_and(|tag| {
+            atomic::any_reader_slot(key, |s| slot_units(s.load(SeqCst), tag) != 0)
+        });
+        if !in_slots
+            && self
+                .reader_count
+                .compare_exchange(0, -MAX_READERS, Acquire, Relaxed)
+                .is_ok()
+        {
+            return true;
+        }
+        self.reader_count.fetch_or(BIAS, Release);
+        false
     }
 
     /// Takes the write lock if no writer or reader holds or waits for it.
@@ -380,34 +402,8 @@ impl RwMutex {
         if !self.w.try_lock() {
             return false;
         }
-        let biased = self.reader_count.load(Relaxed) & BIAS != 0;
-        let locked = if biased {
-            // Readers may sit in slots: stop new ones, look, and give up
-            // (restoring BIAS) if there is any.
-            let empty = self
-                .reader_count
-                .compare_exchange(BIAS, 0, SeqCst, Relaxed)
-                .is_ok()
-                && {
-                    atomic::sc_pair();
-                    true
-                }
-                && match slot_tag(self.key()) {
-                    Some(tag) => !atomic::any_reader_slot(self.key(), |s| {
-                        let v = s.load(SeqCst);
-                        v & !SLOT_COUNT == tag && v & SLOT_COUNT != 0
-                    }),
-                    None => true,
-                };
-            let ok = empty
-                && self
-                    .reader_count
-                    .compare_exchange(0, -MAX_READERS, Acquire, Relaxed)
-                    .is_ok();
-            if !ok {
-                self.reader_count.fetch_or(BIAS, Release);
-            }
-            ok
+        let locked = if self.reader_count.load(Relaxed) & BIAS != 0 {
+            self.try_lock_biased()
         } else {
             self.reader_count
                 .compare_exchange(0, -MAX_READERS, Acquire, Relaxed)

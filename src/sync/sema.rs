@@ -11,7 +11,7 @@
 //! while the releaser is still inside the call (POSIX's rule for
 //! `pthread_mutex_destroy`, and goro's for `go_waitgroup_wait`).
 
-use super::atomic::{AtomicU32, Ordering::*};
+use super::atomic::{self, AtomicU32, Ordering::*};
 use crate::runtime::g::WaitReason;
 
 #[cfg(loom)]
@@ -32,7 +32,7 @@ impl Sema {
     /// Go's `cansemacquire`: takes a unit if there is one (units are
     /// handed to parked waiters first, so this never takes one of theirs).
     #[inline]
-    pub(crate) fn try_acquire(&self) -> bool {
+    fn try_acquire(&self) -> bool {
         let mut v = self.0.load(Relaxed);
         loop {
             if v == 0 {
@@ -59,6 +59,21 @@ impl Sema {
         // the release finds us queued and the unit is ours on wake-up.
         let key = self as *const Sema as usize;
         let _ = park::park(key, || !self.try_acquire(), reason, lifo);
+    }
+
+    /// [`Sema::acquire`] (FIFO) after polling for a unit for ~2 µs
+    /// (`atomic::can_poll`): for waits that are usually short because the
+    /// party that releases is running (the RWMutex's writer and readers).
+    pub(crate) fn acquire_polling(&self, reason: WaitReason) {
+        let mut i = 0;
+        while atomic::can_poll(i) {
+            atomic::poll_pause();
+            if self.try_acquire() {
+                return;
+            }
+            i += 1;
+        }
+        self.acquire(false, reason);
     }
 
     /// Releases `n` units (Go's `semrelease1`, `n` times): each goes to
