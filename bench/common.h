@@ -23,9 +23,9 @@ static inline double bench_now(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-/* A field of /proc/self/status in kB (VmRSS, VmHWM, VmPTE), or -1. */
-static inline long bench_status_kb(const char *field) {
-    FILE *f = fopen("/proc/self/status", "r");
+/* A "Field:   N kB" line's value from a /proc file, or -1. */
+static inline long bench_proc_kb(const char *path, const char *field) {
+    FILE *f = fopen(path, "r");
     if (!f) return -1;
     char line[256];
     long v = -1;
@@ -40,21 +40,14 @@ static inline long bench_status_kb(const char *field) {
     return v;
 }
 
+/* A field of /proc/self/status in kB (VmRSS, VmHWM, VmPTE), or -1. */
+static inline long bench_status_kb(const char *field) {
+    return bench_proc_kb("/proc/self/status", field);
+}
+
 /* A field of /proc/meminfo in kB (KernelStack, PageTables), or -1. */
 static inline long bench_meminfo_kb(const char *field) {
-    FILE *f = fopen("/proc/meminfo", "r");
-    if (!f) return -1;
-    char line[256];
-    long v = -1;
-    size_t len = strlen(field);
-    while (fgets(line, sizeof line, f)) {
-        if (strncmp(line, field, len) == 0 && line[len] == ':') {
-            v = strtol(line + len + 1, NULL, 10);
-            break;
-        }
-    }
-    fclose(f);
-    return v;
+    return bench_proc_kb("/proc/meminfo", field);
 }
 
 static const char *bench_system = "unknown";

@@ -59,16 +59,22 @@ static inline void group_wait(struct group *g) {
     g->nth = 0;
 }
 
+/* Sleeps `us` microseconds: go_sleep in a goroutine (it parks), usleep
+ * on a plain thread (outside goro). */
+static inline void nap_us(long us) {
+    if (go_id() != 0) {
+        go_sleep(us * 1000);
+    } else {
+        usleep((useconds_t)us);
+    }
+}
+
 /* Spins (sleeping, from a thread or a goroutine) until *flag >= n. */
 static inline void await_at_least(atomic_long *flag, long n) {
     double t = goro_now();
     while (atomic_load(flag) < n) {
         CHECK(goro_now() - t < 60);
-        if (go_id() != 0) {
-            go_sleep(100 * 1000);
-        } else {
-            usleep(100);
-        }
+        nap_us(100);
     }
 }
 

@@ -228,11 +228,7 @@ static void fair_looper(void *arg) {
     (void)arg;
     while (!atomic_load(&fair_stop)) {
         go_mutex_lock(&fair_mu);
-        if (go_id() != 0) {
-            go_sleep(100 * 1000);
-        } else {
-            usleep(100);
-        }
+        nap_us(100);
         go_mutex_unlock(&fair_mu);
     }
 }
@@ -240,11 +236,7 @@ static void fair_looper(void *arg) {
 static void fair_waiter(void *arg) {
     (void)arg;
     for (int i = 0; i < 10; i++) {
-        if (go_id() != 0) {
-            go_sleep(100 * 1000);
-        } else {
-            usleep(100);
-        }
+        nap_us(100);
         go_mutex_lock(&fair_mu);
         go_mutex_unlock(&fair_mu);
     }

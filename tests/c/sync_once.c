@@ -17,11 +17,7 @@ static void incr(void *arg) {
     struct one *o = arg;
     CHECK(atomic_fetch_add(&o->calls, 1) == 0);
     /* Take a while, so that others pile up behind us (parked or blocked). */
-    if (go_id() != 0) {
-        go_sleep(200 * 1000);
-    } else {
-        usleep(200);
-    }
+    nap_us(200);
     o->payload = 42;
     strcpy(o->buf, "initialized");
 }

@@ -227,11 +227,7 @@ static void stream_reader(void *arg) {
     (void)arg;
     while (!atomic_load(&stream_stop)) {
         go_rwmutex_rlock(&stream_rw);
-        if (go_id() != 0) {
-            go_sleep(50 * 1000);
-        } else {
-            usleep(50);
-        }
+        nap_us(50);
         go_rwmutex_runlock(&stream_rw);
     }
 }
