@@ -111,4 +111,21 @@ pub mod __test {
     pub fn unpark_all(key: usize, token: usize) -> usize {
         crate::park::unpark_all(key, token)
     }
+
+    /// Parks the caller on `key` if `validate` returns true, at the front
+    /// of the queue when `lifo`; returns the token, or None if it did not
+    /// park.
+    pub fn park_at(key: usize, lifo: bool, validate: impl FnOnce() -> bool) -> Option<usize> {
+        crate::park::park(key, validate, crate::runtime::g::WaitReason::Other, lifo)
+    }
+
+    /// Wakes up to `max` waiters on `key` with `token`; returns how many.
+    pub fn unpark_n(key: usize, max: usize, token: usize) -> usize {
+        crate::park::unpark_n(key, max, |_| token)
+    }
+
+    /// A key other than `key` whose queue shares `key`'s bucket.
+    pub fn key_in_same_bucket(key: usize) -> usize {
+        crate::park::key_in_same_bucket(key)
+    }
 }

@@ -455,3 +455,94 @@ fn yielders_do_not_starve_the_queue() {
         wait_count(&done, 2);
     });
 }
+
+/// The wait queue of one key, with goroutine and thread waiters mixed and a
+/// second key's queue in the same bucket: FIFO order, partial and whole
+/// releases, a LIFO re-queue, and each waiter's token.
+#[test]
+fn wait_queue_order_with_mixed_waiters() {
+    for procs in [1, 2] {
+        with_procs(procs, || {
+            static SLOT: AtomicUsize = AtomicUsize::new(0);
+            let key = &SLOT as *const AtomicUsize as usize;
+            let other = goro::__test::key_in_same_bucket(key);
+            assert_ne!(other, key);
+            // (waiter, token) in wake-up order.
+            let woke = Arc::new(std::sync::Mutex::new(Vec::<(usize, usize)>::new()));
+            let queued = Arc::new(AtomicUsize::new(0));
+            let mut threads = Vec::new();
+            // Waiter i parks on k once the one before it is queued: even i
+            // are goroutines, odd i threads.
+            let mut add = |i: usize, k: usize, lifo: bool| {
+                let (woke, q) = (woke.clone(), queued.clone());
+                let before = queued.load(SeqCst);
+                let body = move || {
+                    let t = goro::__test::park_at(k, lifo, || {
+                        q.fetch_add(1, SeqCst);
+                        true
+                    });
+                    woke.lock().unwrap().push((i, t.unwrap()));
+                };
+                if i % 2 == 0 {
+                    go(body);
+                } else {
+                    threads.push(std::thread::spawn(body));
+                }
+                let t0 = Instant::now();
+                while queued.load(SeqCst) == before {
+                    assert!(
+                        t0.elapsed() < Duration::from_secs(10),
+                        "waiter {i} never queued"
+                    );
+                    std::thread::yield_now();
+                }
+            };
+            for i in 0..8 {
+                add(i, key, false);
+                if i == 3 {
+                    add(100, other, false);
+                    add(101, other, false);
+                }
+            }
+            let expect = |woke: &std::sync::Mutex<Vec<(usize, usize)>>, want: &[(usize, usize)]| {
+                let n0 = want.len();
+                let t0 = Instant::now();
+                while woke.lock().unwrap().len() < n0 {
+                    assert!(t0.elapsed() < Duration::from_secs(10), "wake-ups missing");
+                    std::thread::yield_now();
+                }
+                let mut got = std::mem::take(&mut *woke.lock().unwrap());
+                // Woken together, they may record in any order.
+                got.sort();
+                let mut want = want.to_vec();
+                want.sort();
+                assert_eq!(got, want);
+            };
+            assert!(goro::__test::unpark_one(key, 10));
+            expect(&woke, &[(0, 10)]);
+            assert_eq!(goro::__test::unpark_n(key, 3, 20), 3);
+            expect(&woke, &[(1, 20), (2, 20), (3, 20)]);
+            // A LIFO waiter goes ahead of 4..7.
+            add(8, key, true);
+            assert_eq!(goro::__test::unpark_n(key, 1, 30), 1);
+            expect(&woke, &[(8, 30)]);
+            assert_eq!(goro::__test::unpark_n(key, 2, 40), 2);
+            expect(&woke, &[(4, 40), (5, 40)]);
+            // The queue keeps its tail across new heads: 9 joins after 7.
+            add(9, key, false);
+            assert_eq!(goro::__test::unpark_n(key, 2, 50), 2);
+            expect(&woke, &[(6, 50), (7, 50)]);
+            assert_eq!(goro::__test::unpark_all(key, 60), 1);
+            expect(&woke, &[(9, 60)]);
+            assert_eq!(goro::__test::unpark_all(key, 70), 0);
+            // The other key's queue was never touched.
+            assert!(woke.lock().unwrap().is_empty());
+            assert_eq!(goro::__test::unpark_n(key, 5, 0), 0);
+            assert_eq!(goro::__test::unpark_all(other, 80), 2);
+            expect(&woke, &[(100, 80), (101, 80)]);
+            for t in threads {
+                t.join().unwrap();
+            }
+        });
+    }
+}

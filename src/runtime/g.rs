@@ -126,14 +126,20 @@ pub(crate) struct G {
     pub name: AtomicUsize,
     /// The goroutine's ThreadSanitizer fiber (0 without TSan).
     pub fiber: Owned<usize>,
-    /// Sleep deadline (CLOCK_MONOTONIC ns).
-    pub deadline: Owned<u64>,
+    /// What the goroutine's next wake-up carries: while it goes to sleep,
+    /// its deadline (CLOCK_MONOTONIC ns, for the timer it arms once off
+    /// its stack); while parked on a key, the token its waker leaves
+    /// (park.rs). A goroutine never does both at once, and the field is
+    /// read right after each, so one word serves both (G stays 128 B).
+    pub wait_word: Owned<u64>,
     pub on_exit: Owned<Option<ExitFn>>,
     pub on_exit_arg: Owned<usize>,
     /// Address of the object waited on, for dumps.
     pub wait_obj: AtomicUsize,
     /// When the wait began (coarse monotonic ns), for dumps.
     pub wait_since: AtomicU64,
+    /// Its place in a wait queue while parked on a key (park.rs).
+    pub link: crate::park::Link,
 }
 
 const _: () = assert!(core::mem::size_of::<G>() == 128);
@@ -152,11 +158,12 @@ impl G {
             stack: Owned::new(Stack::EMPTY),
             name: AtomicUsize::new(0),
             fiber: Owned::new(0),
-            deadline: Owned::new(0),
+            wait_word: Owned::new(0),
             on_exit: Owned::new(None),
             on_exit_arg: Owned::new(0),
             wait_obj: AtomicUsize::new(0),
             wait_since: AtomicU64::new(0),
+            link: crate::park::Link::new(),
         }
     }
 

@@ -727,10 +727,33 @@ unsafe fn prepare(l: *mut Local, g: *mut G) {
     // SAFETY: g was just taken from a run queue by this thread, so this
     // thread owns it.
     unsafe {
-        if (*g).stack.get().is_empty() {
+        let s = (*g).stack.get();
+        if s.is_empty() {
             prepare_fresh(l, g);
+        } else {
+            prefetch_frames((*g).sp.get(), s.hi);
         }
         (*g).set_status(Status::Running);
+    }
+}
+
+/// Lines of a resuming goroutine's stack fetched ahead of the switch.
+const FRAME_PREFETCH_LINES: usize = 10;
+
+/// Asks for the top of a parked goroutine's stack (its saved context and
+/// the frames it returns through, `[sp, sp + 640)` capped at the stack's
+/// top) before switching to it. A goroutine that parked long ago finds
+/// those lines cold (a million parked goroutines are 4 GiB of stacks):
+/// without this, each `pop` and `ret` on the way back misses in turn, one
+/// memory latency after the other; prefetched, the misses overlap. On a hot
+/// stack it costs ten L1 hits.
+#[inline(always)]
+fn prefetch_frames(sp: usize, hi: usize) {
+    let end = hi.min(sp + FRAME_PREFETCH_LINES * 64);
+    let mut p = sp & !63;
+    while p < end {
+        arch::prefetch(p as *const u8);
+        p += 64;
     }
 }
 
@@ -1205,7 +1228,7 @@ unsafe fn after_switch_on(l: *mut Local, t: usize) {
             }
             T_PARK => park_commit(g),
             T_SLEEP => {
-                if rt().timers.add(GPtr(g), (*g).deadline.get()) {
+                if rt().timers.add(GPtr(g), (*g).wait_word.get()) {
                     timer_changed();
                 }
                 park_commit(g);
@@ -1247,8 +1270,12 @@ unsafe fn reclaim(l: *mut Local, g: *mut G) {
             }
         }
         (*g).stack.set(stack::Stack::EMPTY);
-        let name = (*g).name.swap(0, Relaxed);
+        // Load then store, not swap: only the owner writes `name` (dumps
+        // only read it), and a locked swap would wait here for every store
+        // still in flight, e.g. to the cold lines of the stack just freed.
+        let name = (*g).name.load(Relaxed);
         if name != 0 {
+            (*g).name.store(0, Relaxed);
             diag::free_name(name);
         }
         san::fiber_destroy((*g).fiber.get());
@@ -1514,7 +1541,7 @@ pub(crate) fn sleep(ns: i64) {
     }
     // SAFETY: g is the goroutine running on this thread.
     unsafe {
-        (*g).deadline.set(deadline);
+        (*g).wait_word.set(deadline);
         begin_wait(g, WaitReason::Sleep, 0);
         (*g).state.store(PARKING, Relaxed);
         switch_out(g, g as usize | T_SLEEP, errno);
