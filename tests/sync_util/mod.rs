@@ -102,12 +102,14 @@ impl Drop for Group {
 
 static PROCS: Mutex<()> = Mutex::new(());
 
-/// Runs `f` with GOMAXPROCS = 1, then 2; tests of one binary that call it
-/// do not overlap.
+/// Runs `f` with GOMAXPROCS = 1, 2, then 4 (more workers than this
+/// machine's cores: the RWMutex's writer then revokes reader slots on four
+/// workers, and readers migrate among them); tests of one binary that call
+/// it do not overlap.
 pub fn each_procs(f: impl Fn(usize)) {
     let _g = PROCS.lock().unwrap_or_else(|e| e.into_inner());
     let old = go_maxprocs(0);
-    for n in [1, 2] {
+    for n in [1, 2, 4] {
         go_maxprocs(n);
         f(n as usize);
     }

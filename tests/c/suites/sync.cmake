@@ -1,8 +1,10 @@
 # The sync package's C tests (issue 3): WaitGroup, Mutex, RWMutex, Once,
 # each under GOMAXPROCS=1 and 2, from goroutines and plain threads, with
-# death cases for every fatal misuse.
-goro_test(sync_mutex SOURCES sync_mutex.c)
-goro_test(sync_rwmutex SOURCES sync_rwmutex.c)
+# death cases for every fatal misuse. Mutex and RWMutex also with 4 workers
+# on this 2-core machine: the RWMutex's writer then revokes reader slots on
+# four workers, and woken goroutines land on workers that are not running.
+goro_test(sync_mutex SOURCES sync_mutex.c PROCS 1 2 4)
+goro_test(sync_rwmutex SOURCES sync_rwmutex.c PROCS 1 2 4)
 goro_test(sync_waitgroup SOURCES sync_waitgroup.c)
 goro_test(sync_once SOURCES sync_once.c)
 
