@@ -428,7 +428,8 @@ pub(crate) fn unpark_one(key: usize, callback: impl FnOnce(UnparkResult) -> usiz
     res
 }
 
-/// Wakes every waiter on `key` with `token`; returns how many.
+/// Wakes every waiter on `key` with `token`; returns how many. A single
+/// woken goroutine runs next on this worker, as with [`unpark_n`].
 pub(crate) fn unpark_all(key: usize, token: usize) -> usize {
     let _errno = sys::ErrnoGuard::new();
     let b = bucket(key);
@@ -436,8 +437,16 @@ pub(crate) fn unpark_all(key: usize, token: usize) -> usize {
     // SAFETY: lock held.
     let w = unsafe { b.dequeue_all(key) };
     b.lock.unlock();
-    // SAFETY: the chain was detached by us above.
-    unsafe { wake_chain(w, token) }
+    // SAFETY: the chain was detached by us above and none of it is woken:
+    // its links are alive.
+    unsafe {
+        if !w.is_null() && (*(*w).next.get()).is_null() {
+            wake(w, token);
+            1
+        } else {
+            wake_chain(w, token)
+        }
+    }
 }
 
 /// Wakes up to `max` waiters on `key`, oldest first, under one acquisition

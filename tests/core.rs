@@ -546,3 +546,41 @@ fn wait_queue_order_with_mixed_waiters() {
         });
     }
 }
+
+/// A single goroutine woken by unpark_all runs next on the waker's worker,
+/// ahead of goroutines already queued there (Go's goready), as a single
+/// goroutine woken by unpark_n does.
+#[test]
+fn single_woken_goroutine_runs_next() {
+    with_procs(1, || {
+        static KEY: AtomicUsize = AtomicUsize::new(0);
+        let key = &KEY as *const AtomicUsize as usize;
+        let order = Arc::new(std::sync::Mutex::new(Vec::<&str>::new()));
+        let queued = Arc::new(AtomicUsize::new(0));
+        let done = Arc::new(AtomicUsize::new(0));
+        let (o, q, d) = (order.clone(), queued.clone(), done.clone());
+        go(move || {
+            goro::__test::park_at(key, false, || {
+                q.fetch_add(1, SeqCst);
+                true
+            });
+            o.lock().unwrap().push("woken");
+            d.fetch_add(1, SeqCst);
+        });
+        wait_count(&queued, 1);
+        let (o, d) = (order.clone(), done.clone());
+        go(move || {
+            let (o2, d2) = (o.clone(), d.clone());
+            // Queued first, in the run-next slot, which the woken one takes.
+            go(move || {
+                o2.lock().unwrap().push("queued");
+                d2.fetch_add(1, SeqCst);
+            });
+            assert_eq!(goro::__test::unpark_all(key, 1), 1);
+            o.lock().unwrap().push("waker");
+            d.fetch_add(1, SeqCst);
+        });
+        wait_count(&done, 3);
+        assert_eq!(*order.lock().unwrap(), ["waker", "woken", "queued"]);
+    });
+}
