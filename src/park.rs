@@ -125,7 +125,6 @@ unsafe fn node_of(l: *mut Link) -> *mut Waiter {
 
 /// A key other than `key` that hashes to the same bucket (for tests of
 /// several queues in one bucket).
-#[doc(hidden)]
 pub(crate) fn key_in_same_bucket(key: usize) -> usize {
     let b = bucket(key) as *const Bucket;
     (1..)
