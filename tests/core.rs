@@ -584,3 +584,51 @@ fn single_woken_goroutine_runs_next() {
         assert_eq!(*order.lock().unwrap(), ["waker", "woken", "queued"]);
     });
 }
+
+/// A goroutine's wake-up token and its sleep deadline share one word of its
+/// control block: goroutines that alternate sleeping and parking on a key,
+/// with a thread waking them with distinct tokens, receive every token and
+/// sleep at least as long as they asked.
+#[test]
+fn sleep_and_park_alternate() {
+    with_procs(2, || {
+        const G: usize = 8;
+        const ROUNDS: usize = 200;
+        const NAP_NS: i64 = 20_000;
+        static KEYS: [AtomicUsize; G] = [const { AtomicUsize::new(0) }; G];
+        let queued: Arc<Vec<AtomicUsize>> = Arc::new((0..G).map(|_| AtomicUsize::new(0)).collect());
+        let done = Arc::new(AtomicUsize::new(0));
+        for i in 0..G {
+            let (q, d) = (queued.clone(), done.clone());
+            go(move || {
+                let key = &KEYS[i] as *const AtomicUsize as usize;
+                for r in 0..ROUNDS {
+                    let t0 = Instant::now();
+                    goro::go_sleep(NAP_NS);
+                    assert!(t0.elapsed() >= Duration::from_nanos(NAP_NS as u64));
+                    let token = goro::__test::park_at(key, false, || {
+                        q[i].fetch_add(1, SeqCst);
+                        true
+                    });
+                    assert_eq!(token, Some(r * G + i), "goroutine {i}, round {r}");
+                }
+                d.fetch_add(1, SeqCst);
+            });
+        }
+        for r in 0..ROUNDS {
+            for i in 0..G {
+                let t0 = Instant::now();
+                while queued[i].load(SeqCst) <= r {
+                    assert!(
+                        t0.elapsed() < Duration::from_secs(10),
+                        "goroutine {i} never parked"
+                    );
+                    std::thread::yield_now();
+                }
+                let key = &KEYS[i] as *const AtomicUsize as usize;
+                assert!(goro::__test::unpark_one(key, r * G + i));
+            }
+        }
+        wait_count(&done, G);
+    });
+}
