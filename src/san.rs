@@ -282,6 +282,37 @@ pub(crate) fn asan_unpoison(lo: usize, size: usize) {
     }
 }
 
+/// `__lsan_register_root_region`, when LeakSanitizer is in the process
+/// (alone, `-fsanitize=leak`, or inside ASan).
+type RootRegionFn = unsafe extern "C" fn(*const c_void, usize);
+static LSAN_ROOT: OnceLock<Option<RootRegionFn>> = OnceLock::new();
+
+fn lsan_root_fn() -> Option<RootRegionFn> {
+    *LSAN_ROOT.get_or_init(|| {
+        // SAFETY: the signature of sanitizer/lsan_interface.h.
+        sym(c"__lsan_register_root_region").map(|a| unsafe { as_fn::<RootRegionFn>(a) })
+    })
+}
+
+/// Whether LeakSanitizer will look for leaks in this process.
+pub(crate) fn lsan_present() -> bool {
+    lsan_root_fn().is_some()
+}
+
+/// Asks LeakSanitizer to look for pointers in `[lo, lo + size)` when it
+/// checks for leaks (it scans only the parts that are mapped and
+/// readable). LeakSanitizer scans each thread's stack from its current
+/// stack pointer, so without this it never sees a worker's own stack while
+/// the worker runs a goroutine, nor the stack of any goroutine that is not
+/// running: memory referenced only from there is reported as leaked.
+pub(crate) fn lsan_root(lo: usize, size: usize) {
+    if let Some(f) = lsan_root_fn() {
+        // SAFETY: LeakSanitizer only records the range; it reads it later
+        // with the world stopped, and only where it is mapped.
+        unsafe { f(lo as *const c_void, size) }
+    }
+}
+
 /// A Valgrind client request (returns `default` when not under Valgrind).
 #[inline(never)]
 fn client_request(default: usize, args: &[usize; 6]) -> usize {

@@ -1,7 +1,11 @@
 /* Built with -fsanitize=address. `clean`: thousands of goroutines with deep
  * frames, setjmp/longjmp, yields, sleeps and stack reuse run without a
  * report (run with detect_stack_use_after_return=1). `overflow`: a real
- * heap overflow inside a goroutine is reported. */
+ * heap overflow inside a goroutine is reported. LeakSanitizer at exit:
+ * `exit_running` exits while the workers run goroutines and
+ * `exit_parked` while goroutines are parked for good, each holding the
+ * only pointer to a buffer: neither is a leak (as with threads blocked at
+ * exit); `leak`: a buffer a goroutine really lost is reported. */
 #include <goro.h>
 #include <setjmp.h>
 #include <stdio.h>
@@ -45,12 +49,56 @@ static void overflow(void *arg) {
     free((void *)p);
 }
 
+static volatile int never;
+static go_waitgroup_t parked, forever;
+
+static void spin(void *arg) {
+    (void)arg;
+    while (!never) {
+    }
+}
+
+static void holder(void *arg) {
+    (void)arg;
+    char *volatile p = malloc(1000);
+    memset(p, 1, 1000);
+    go_waitgroup_done(&parked);
+    go_waitgroup_wait(&forever); /* parked until the process exits */
+    free(p);
+}
+
+void *volatile sink;
+static __attribute__((noinline)) void lose(void *arg) {
+    (void)arg;
+    sink = malloc(777);
+    memset(sink, 1, 777);
+    sink = NULL;
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) return 2;
     if (!strcmp(argv[1], "clean")) {
         for (long i = 0; i < 20000; i++) go_waitgroup_go(&wg, work, (void *)i);
     } else if (!strcmp(argv[1], "overflow")) {
         go_waitgroup_go(&wg, overflow, NULL);
+    } else if (!strcmp(argv[1], "exit_running")) {
+        /* Work first, so that the workers' queues and caches hold heap
+         * buffers, then goroutines that never return. */
+        for (long i = 0; i < 2000; i++) go_waitgroup_go(&wg, work, (void *)i);
+        go_waitgroup_wait(&wg);
+        for (int i = 0; i < 4; i++) go_spawn(spin, NULL);
+        go_sleep(50 * 1000 * 1000);
+    } else if (!strcmp(argv[1], "exit_parked")) {
+        go_waitgroup_add(&forever, 1);
+        go_waitgroup_add(&parked, 100);
+        for (int i = 0; i < 100; i++) go_spawn(holder, NULL);
+        go_waitgroup_wait(&parked);
+    } else if (!strcmp(argv[1], "leak")) {
+        go_waitgroup_go(&wg, lose, NULL);
+        go_waitgroup_wait(&wg);
+        /* Let its worker finish with it: a goroutine still on its stack at
+         * exit has all of its stack scanned, dead frames included. */
+        go_sleep(20 * 1000 * 1000);
     } else {
         return 2;
     }

@@ -6,7 +6,8 @@ target_link_options(diag_dump PRIVATE -rdynamic)
 # ThreadSanitizer = -race for C: a racy program is reported, correctly
 # synchronized ones (spawn, Mutex, RWMutex, WaitGroup, Once) are not.
 # AddressSanitizer: many goroutines run clean (with use-after-return
-# detection), a heap overflow in a goroutine is reported.
+# detection), a heap overflow in a goroutine is reported, and
+# LeakSanitizer's exit check (see san/asan.c).
 function(goro_san_test name src flag)
   add_executable(${name} ${src})
   target_include_directories(${name} PRIVATE "${CMAKE_CURRENT_SOURCE_DIR}")
@@ -35,6 +36,17 @@ foreach(p 1 2)
   add_test(NAME san_asan_overflow_p${p} COMMAND san_asan overflow)
   set_tests_properties(san_asan_overflow_p${p} PROPERTIES ENVIRONMENT "GOMAXPROCS=${p}"
     PASS_REGULAR_EXPRESSION "ERROR: AddressSanitizer: heap-buffer-overflow" TIMEOUT 120)
+  # LeakSanitizer (ASan's) at exit: goroutines running or parked at exit
+  # hold no leaks (both were reported before goro registered the stacks);
+  # a lost buffer is one.
+  foreach(c exit_running exit_parked)
+    add_test(NAME san_asan_${c}_p${p} COMMAND san_asan ${c})
+    set_tests_properties(san_asan_${c}_p${p} PROPERTIES ENVIRONMENT "GOMAXPROCS=${p}"
+      FAIL_REGULAR_EXPRESSION "Sanitizer" TIMEOUT 120)
+  endforeach()
+  add_test(NAME san_asan_leak_p${p} COMMAND san_asan leak)
+  set_tests_properties(san_asan_leak_p${p} PROPERTIES ENVIRONMENT "GOMAXPROCS=${p}"
+    PASS_REGULAR_EXPRESSION "ERROR: LeakSanitizer: detected memory leaks" TIMEOUT 120)
 endforeach()
 
 # Valgrind runs the C examples clean (stacks are registered with it).
