@@ -632,3 +632,46 @@ fn sleep_and_park_alternate() {
         wait_count(&done, G);
     });
 }
+
+/// A goroutine the scheduler takes ahead of time (to fetch its stack while
+/// another resumes) is published before the resumed one runs user code:
+/// two goroutines woken together, each spinning (no goro call) until both
+/// have arrived, both run, on the two workers. (Fails, timing out, if the
+/// one taken ahead stays private to its worker.)
+#[test]
+fn woken_goroutines_are_not_held_back() {
+    with_procs(2, || {
+        for round in 0..50 {
+            static KEY: AtomicUsize = AtomicUsize::new(0);
+            let key = &KEY as *const AtomicUsize as usize;
+            let queued = Arc::new(AtomicUsize::new(0));
+            let arrived = Arc::new(AtomicUsize::new(0));
+            let done = Arc::new(AtomicUsize::new(0));
+            for _ in 0..2 {
+                let (q, a, d) = (queued.clone(), arrived.clone(), done.clone());
+                go(move || {
+                    goro::__test::park_at(key, false, || {
+                        q.fetch_add(1, SeqCst);
+                        true
+                    });
+                    a.fetch_add(1, SeqCst);
+                    let t0 = Instant::now();
+                    while a.load(SeqCst) < 2 {
+                        assert!(
+                            t0.elapsed() < Duration::from_secs(10),
+                            "round {round}: the other woken goroutine never ran"
+                        );
+                        std::hint::spin_loop();
+                    }
+                    d.fetch_add(1, SeqCst);
+                });
+            }
+            wait_count(&queued, 2);
+            // Woken by a goroutine: both go to its worker's queue, which
+            // runs the first (taking the second ahead) once the waker is
+            // gone.
+            go(move || assert_eq!(goro::__test::unpark_all(key, 0), 2));
+            wait_count(&done, 2);
+        }
+    });
+}
