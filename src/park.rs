@@ -248,24 +248,9 @@ impl Bucket {
         }
     }
 
-    /// Detaches every waiter of `key`; returns the chain (linked by
-    /// `next`), in O(1). # Safety: lock held.
-    unsafe fn dequeue_all(&self, key: usize) -> *mut Link {
-        // SAFETY: lock held.
-        unsafe {
-            let (head, slot) = self.find(key);
-            if head.is_null() {
-                return ptr::null_mut();
-            }
-            *slot = (*head).next_key;
-            (*head).link()
-        }
-    }
-
-    /// Detaches the first `max` (>= 1) waiters of `key`; returns the chain
-    /// and its length. # Safety: lock held.
-    // Used by sync; loom builds replace sync's parking with a model.
-    #[cfg_attr(loom, allow(dead_code))]
+    /// Detaches the first `max` (>= 1) waiters of `key` (all of them in
+    /// O(1) when `max` is at least their number); returns the chain
+    /// (linked by `next`) and its length. # Safety: lock held.
     unsafe fn dequeue_n(&self, key: usize, max: usize) -> (*mut Link, usize) {
         // SAFETY: lock held.
         unsafe {
@@ -292,6 +277,27 @@ impl Bucket {
     }
 }
 
+/// Hands `token` to the dequeued waiter of link `l`: a thread is woken
+/// with it; a goroutine gets it in its G and is returned, for the caller
+/// to make runnable. The token is where [`park`] reads it back.
+///
+/// # Safety
+/// `l` was dequeued by the caller and not woken yet.
+#[inline(always)]
+unsafe fn deliver(l: *mut Link, token: usize) -> *mut G {
+    // SAFETY: the waiter is still blocked (it waits for exactly this wake),
+    // so its link and node are alive until woken.
+    unsafe {
+        let g = g_of(l);
+        if g.is_null() {
+            wake_thread(node_of(l), token);
+        } else {
+            (*g).wait_word.set(token as u64);
+        }
+        g
+    }
+}
+
 /// Wakes a dequeued waiter after storing its token. Does not touch the
 /// link or node afterwards. A goroutine goes to this worker's run-next
 /// slot (it is likely what the waker waits for next, as in Go's
@@ -300,17 +306,11 @@ impl Bucket {
 /// # Safety
 /// `l` was dequeued by the caller and not woken yet.
 unsafe fn wake(l: *mut Link, token: usize) {
-    // SAFETY: the waiter is still blocked (it waits for exactly this wake),
-    // so its link and node are alive until the store/ready below.
-    unsafe {
-        let g = g_of(l);
-        if g.is_null() {
-            wake_thread(node_of(l), token);
-        } else {
-            (*g).wait_word.set(token as u64);
-            runtime::count_gwakes(1);
-            runtime::ready(g);
-        }
+    // SAFETY: forwarded contract.
+    let g = unsafe { deliver(l, token) };
+    if !g.is_null() {
+        runtime::count_gwakes(1);
+        runtime::ready(g);
     }
 }
 
@@ -434,16 +434,25 @@ pub(crate) fn unpark_all(key: usize, token: usize) -> usize {
     let b = bucket(key);
     b.lock.lock();
     // SAFETY: lock held.
-    let w = unsafe { b.dequeue_all(key) };
+    let (w, n) = unsafe { b.dequeue_n(key, usize::MAX) };
     b.lock.unlock();
-    // SAFETY: the chain was detached by us above and none of it is woken:
-    // its links are alive.
+    // SAFETY: the chain was detached by us above.
+    unsafe { wake_detached(w, n, token) };
+    n
+}
+
+/// Wakes a detached chain of `n` waiters: a single one as [`wake`] does
+/// (a goroutine runs next on this worker), more through [`wake_chain`].
+///
+/// # Safety
+/// The chain was detached by the caller and none of it woken yet.
+unsafe fn wake_detached(w: *mut Link, n: usize, token: usize) {
+    // SAFETY: forwarded contract.
     unsafe {
-        if !w.is_null() && (*(*w).next.get()).is_null() {
+        if n == 1 {
             wake(w, token);
-            1
         } else {
-            wake_chain(w, token)
+            wake_chain(w, token);
         }
     }
 }
@@ -475,22 +484,16 @@ pub(crate) fn unpark_n(key: usize, max: usize, callback: impl FnOnce(usize) -> u
     };
     let token = callback(n);
     b.lock.unlock();
-    if n == 1 {
-        // SAFETY: dequeued by us above, not woken yet.
-        unsafe { wake(w, token) };
-    } else {
-        // SAFETY: the chain was detached by us above.
-        unsafe { wake_chain(w, token) };
-    }
+    // SAFETY: the chain was detached by us above.
+    unsafe { wake_detached(w, n, token) };
     n
 }
 
-/// Wakes every waiter of a detached chain; returns how many.
+/// Wakes every waiter of a detached chain.
 ///
 /// # Safety
 /// The chain was detached by the caller and none of it woken yet.
-unsafe fn wake_chain(mut l: *mut Link, token: usize) -> usize {
-    let mut n = 0;
+unsafe fn wake_chain(mut l: *mut Link, token: usize) {
     let mut goroutines = 0;
     while !l.is_null() {
         // SAFETY: read `next` before the wake, after which the link may be
@@ -498,11 +501,8 @@ unsafe fn wake_chain(mut l: *mut Link, token: usize) -> usize {
         unsafe {
             let next = *(*l).next.get();
             crate::arch::prefetch(next as *const u8);
-            let g = g_of(l);
-            if g.is_null() {
-                wake_thread(node_of(l), token);
-            } else {
-                (*g).wait_word.set(token as u64);
+            let g = deliver(l, token);
+            if !g.is_null() {
                 runtime::ready_batch_one(g);
                 goroutines += 1;
                 // Put idle workers to work while the rest is still being
@@ -513,11 +513,9 @@ unsafe fn wake_chain(mut l: *mut Link, token: usize) -> usize {
             }
             l = next;
         }
-        n += 1;
     }
     if goroutines > 0 {
         runtime::count_gwakes(goroutines);
         runtime::ready_batch_end();
     }
-    n
 }
