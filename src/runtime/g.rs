@@ -167,6 +167,14 @@ impl G {
         }
     }
 
+    /// Whether this goroutine is back from (or still in) a park or a sleep:
+    /// its wait reason is set until it runs again ([`crate::runtime`]'s
+    /// `end_wait`). Such a goroutine has a stack, likely cold.
+    #[inline(always)]
+    pub(crate) fn resumes_from_wait(&self) -> bool {
+        self.reason.load(Relaxed) != WaitReason::None as u8
+    }
+
     pub(crate) fn set_status(&self, s: Status) {
         self.status.store(s as u8, Relaxed);
     }

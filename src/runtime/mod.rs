@@ -809,7 +809,7 @@ unsafe fn prepare(l: *mut Local, g: *mut G) {
     unsafe {
         if (*g).stack.get().is_empty() {
             prepare_fresh(l, g);
-        } else if (*g).reason.load(Relaxed) != WaitReason::None as u8 {
+        } else if (*g).resumes_from_wait() {
             // Resuming from a wait. A yielder's stack is hot: it does not
             // pay for the prefetches (15 -> 20 ns a yield when it did).
             prefetch_frames(g);
@@ -836,17 +836,9 @@ unsafe fn look_ahead(l: *mut Local, g: *mut G) {
     // SAFETY: l is this thread's Local; g was just taken from a queue by
     // this thread; a goroutine popped from the local queue is ours.
     unsafe {
-        if (*g).reason.load(Relaxed) == WaitReason::None as u8 || !(*l).ahead.is_null() {
+        if !(*g).resumes_from_wait() || !(*l).ahead.is_null() {
             return;
         }
-        look_ahead_take(l);
-    }
-}
-
-#[inline(never)]
-unsafe fn look_ahead_take(l: *mut Local) {
-    // SAFETY: as in look_ahead.
-    unsafe {
         if let Some(n) = (*l).deque.pop() {
             arch::prefetch(n.0 as *const u8);
             (*l).ahead = n.0;
@@ -865,7 +857,7 @@ unsafe fn ahead_publish(l: *mut Local) {
     unsafe {
         let n = (*l).ahead;
         (*l).ahead = ptr::null_mut();
-        if !(*n).stack.get().is_empty() && (*n).reason.load(Relaxed) != WaitReason::None as u8 {
+        if (*n).resumes_from_wait() {
             prefetch_frames(n);
         }
         ready_as(n, true);
