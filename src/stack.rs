@@ -70,6 +70,13 @@ pub(crate) struct Stack {
 
 impl Stack {
     pub(crate) const EMPTY: Stack = Stack { word: 0, hi: 0 };
+    /// The slot at `lo` with `size` usable bytes and a guard page below.
+    fn guarded(lo: usize, size: usize) -> Stack {
+        Stack {
+            word: lo,
+            hi: lo + size,
+        }
+    }
     pub(crate) fn lo(&self) -> usize {
         self.word & !(FLAG_CANARY)
     }
@@ -261,10 +268,7 @@ fn arm_fresh(lo: usize, size: usize, mode: GuardMode) -> Stack {
         let r =
             unsafe { libc::madvise(guard as *mut libc::c_void, GUARD_BYTES, MADV_GUARD_INSTALL) };
         if r == 0 {
-            return Stack {
-                word: lo,
-                hi: lo + size,
-            };
+            return Stack::guarded(lo, size);
         }
         if sys::errno() == libc::EINVAL {
             NO_MADV_GUARD.store(true, Relaxed);
@@ -276,10 +280,7 @@ fn arm_fresh(lo: usize, size: usize, mode: GuardMode) -> Stack {
         // SAFETY: as above; PROT_NONE on our own guard range.
         if unsafe { libc::mprotect(guard as *mut libc::c_void, GUARD_BYTES, libc::PROT_NONE) } == 0
         {
-            return Stack {
-                word: lo,
-                hi: lo + size,
-            };
+            return Stack::guarded(lo, size);
         }
     }
     // No guard: canary at the bottom.
@@ -335,10 +336,7 @@ fn take(class: u16, n: usize, out: &mut Vec<Stack>, mode: GuardMode) {
     for (i, &lo) in fresh.iter().enumerate() {
         if i < armed {
             crate::san::valgrind_stack_register(lo, lo + size);
-            out.push(Stack {
-                word: lo,
-                hi: lo + size,
-            });
+            out.push(Stack::guarded(lo, size));
         } else {
             out.push(arm_fresh(lo, size, mode));
         }
