@@ -134,6 +134,42 @@ goro_ctx_trampoline:
         .cfi_endproc
         .size   goro_ctx_trampoline, .-goro_ctx_trampoline
 
+/*
+ * void goro_ctx_restart(uintptr_t top,        x0: upper end of the stack
+ *                       void (*fn)(void *),   x1
+ *                       void *arg,            x2
+ *                       G *g,                 x3
+ *                       start_hook start,     x4
+ *                       exit_hook exit);      x5    -- never returns
+ *
+ * Starts a fresh goroutine on the stack of the goroutine calling it, which
+ * has exited and handed that stack over: nothing of the caller is saved (it
+ * never runs again) and no frame is written where its frames still are.
+ * The trampoline is entered exactly as goro_ctx_switch's `ret` enters it
+ * from a frame built by arch::prepare_stack: sp = top - 16, the 16 bytes
+ * above zeroed, transfer 0 in x0, x19-x23 as listed at the top of this
+ * file (d8-d15 and x24-x28 are callee-saved for a caller the trampoline
+ * does not have: their values do not matter).
+ */
+        .globl  goro_ctx_restart
+        .hidden goro_ctx_restart
+        .type   goro_ctx_restart, %function
+        .p2align 4
+goro_ctx_restart:
+        .cfi_startproc
+        .cfi_undefined x30
+        sub     sp, x0, #16
+        stp     xzr, xzr, [sp]
+        mov     x19, x1
+        mov     x20, x2
+        mov     x21, x3
+        mov     x22, x4
+        mov     x23, x5
+        mov     x0, #0
+        b       goro_ctx_trampoline
+        .cfi_endproc
+        .size   goro_ctx_restart, .-goro_ctx_restart
+
 
 /*
  * Thread-local slots of the runtime, initial-exec TLS model (tpidr_el0

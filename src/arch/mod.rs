@@ -26,6 +26,14 @@ extern "C" {
     /// `transfer` as the return value of the other side's call.
     pub(crate) fn goro_ctx_switch(save_sp: *mut usize, load_sp: usize, transfer: usize) -> usize;
     fn goro_ctx_trampoline();
+    fn goro_ctx_restart(
+        top: usize,
+        func: EntryFn,
+        arg: *mut libc::c_void,
+        g: *mut u8,
+        start: StartHook,
+        exit: ExitHook,
+    ) -> !;
     /// Reads thread-local slot `slot` (0: worker state, 1: plain-thread
     /// state); initial-exec TLS, one load. An opaque call, so no thread-local
     /// address is ever cached across a switch.
@@ -121,7 +129,7 @@ pub(crate) struct Entry {
 ///
 /// # Safety
 /// `top` must be the 16-byte aligned upper end of writable memory with at
-/// least [`INITIAL_FRAME_BYTES`] bytes below it that nobody else uses.
+/// least `TOP_PAD + FRAME_SIZE` bytes below it that nobody else uses.
 pub(crate) unsafe fn prepare_stack(top: usize, e: &Entry) -> usize {
     debug_assert!(top % 16 == 0);
     let sp = top - TOP_PAD - FRAME_SIZE;
@@ -163,6 +171,22 @@ pub(crate) unsafe fn prepare_stack(top: usize, e: &Entry) -> usize {
         put(FRAME_X30, goro_ctx_trampoline as *const () as usize);
     }
     sp
+}
+
+/// Starts a fresh goroutine on the stack the caller runs on, from its top,
+/// as a switch to a frame built by [`prepare_stack`] on that stack would:
+/// the caller's frames are abandoned, nothing of them is saved.
+///
+/// # Safety
+/// `top` is the 16-byte aligned upper end of the stack the calling thread
+/// runs on, with at least `TOP_PAD + FRAME_SIZE` bytes below it; nothing on
+/// that stack is used again (the caller is an exited goroutine, and the
+/// stack now belongs to `e.g`).
+pub(crate) unsafe fn restart(top: usize, e: &Entry) -> ! {
+    debug_assert!(top % 16 == 0);
+    debug_assert!(current_sp() < top);
+    // SAFETY: forwarded contract; the callee never returns.
+    unsafe { goro_ctx_restart(top, e.func, e.arg, e.g, e.start, e.exit) }
 }
 
 /// Reads the current stack pointer (for overflow checks and diagnostics).

@@ -152,6 +152,60 @@ goro_ctx_trampoline:
         .cfi_endproc
         .size   goro_ctx_trampoline, .-goro_ctx_trampoline
 
+/*
+ * void goro_ctx_restart(uintptr_t top,        rdi: upper end of the stack
+ *                       void (*fn)(void *),   rsi
+ *                       void *arg,            rdx
+ *                       G *g,                 rcx
+ *                       start_hook start,     r8
+ *                       exit_hook exit);      r9    -- never returns
+ *
+ * Starts a fresh goroutine on the stack of the goroutine calling it, which
+ * has exited and handed that stack over: nothing of the caller is saved (it
+ * never runs again) and no frame is written where its frames still are.
+ * The trampoline is entered exactly as goro_ctx_switch's `ret` enters it
+ * from a frame built by arch::prepare_stack: rsp = top - 16 (16-byte
+ * aligned), the 16 bytes above zeroed, transfer 0 in rax and rdi, the
+ * registers listed at the top of this file, MXCSR and the x87 control word
+ * at their defaults (reloaded only if the exited goroutine changed them).
+ * By a direct jump rather than a `ret` whose target the return-stack
+ * predictor could not know.
+ */
+        .globl  goro_ctx_restart
+        .hidden goro_ctx_restart
+        .type   goro_ctx_restart, @function
+        .p2align 4
+goro_ctx_restart:
+        .cfi_startproc
+        .cfi_undefined %rip
+        leaq    -16(%rdi), %rsp
+        movq    $0, (%rsp)
+        movq    $0, 8(%rsp)
+        movq    %rsi, %r12
+        movq    %rdx, %r13
+        movq    %rcx, %rbx
+        movq    %r8, %r14
+        movq    %r9, %r15
+        /* Below rsp: the ABI's red zone, ours to use in a leaf. */
+        stmxcsr -8(%rsp)
+        cmpl    $0x1F80, -8(%rsp)       /* DEFAULT_MXCSR in src/arch/mod.rs */
+        jne     2f
+        fnstcw  -4(%rsp)
+        cmpw    $0x037F, -4(%rsp)       /* DEFAULT_X87CW */
+        jne     2f
+1:
+        xorl    %eax, %eax
+        xorl    %edi, %edi
+        jmp     goro_ctx_trampoline
+2:
+        movl    $0x1F80, -8(%rsp)
+        movw    $0x037F, -4(%rsp)
+        ldmxcsr -8(%rsp)
+        fldcw   -4(%rsp)
+        jmp     1b
+        .cfi_endproc
+        .size   goro_ctx_restart, .-goro_ctx_restart
+
 
 /*
  * Thread-local slots of the runtime, initial-exec TLS model: one %fs-relative

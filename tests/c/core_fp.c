@@ -2,6 +2,7 @@
  * the x87 control word on x86_64, FPCR not promised elsewhere), the stack is
  * 16-byte aligned for calls, printf("%f") works in goroutines. */
 #include "harness.h"
+#include <errno.h>
 #include <fenv.h>
 #include <goro.h>
 #include <math.h>
@@ -67,6 +68,54 @@ static void fp_env_per_goroutine(void) {
     go_maxprocs(old);
 }
 
+/* A goroutine that changed its FP control state and returns without
+ * restoring it takes the state along: the goroutine spawned just before
+ * it returns, which starts right where it exited (on its worker and its
+ * stack, at GOMAXPROCS=1), begins with the defaults, and with errno 0. */
+enum { SET_SSE = 1, SET_X87 = 2 };
+
+static void fresh_checker(void *arg) {
+    (void)arg;
+    CHECK(errno == 0);
+    CHECK(fegetround() == FE_TONEAREST);
+#if defined(__x86_64__)
+    CHECK((_mm_getcsr() & ~0x3Fu) == 0x1F80); /* control bits: defaults */
+    unsigned short cw;
+    __asm__ volatile("fnstcw %0" : "=m"(cw));
+    CHECK(cw == 0x037F);
+#endif
+    volatile double one = 1.0, three = 3.0;
+    volatile double x = one / three;
+    CHECK(x == 1.0 / 3.0);
+    atomic_fetch_add(&done, 1);
+}
+
+static void state_changer(void *arg) {
+    int what = (int)(intptr_t)arg;
+#if defined(__x86_64__)
+    if (what & SET_SSE) _mm_setcsr(0x1F80 | 0x8040 | 0x4000); /* FTZ, DAZ, round up */
+    if (what & SET_X87) {
+        unsigned short cw = 0x027F | 0x0C00; /* 53-bit precision, truncate */
+        __asm__ volatile("fldcw %0" : : "m"(cw));
+    }
+#else
+    (void)what;
+    CHECK(fesetround(FE_UPWARD) == 0);
+#endif
+    errno = 42;
+    CHECK(go_spawn(fresh_checker, NULL) == 0);
+    atomic_fetch_add(&done, 1);
+}
+
+static void fresh_state_after_exit(void) {
+    int old = go_maxprocs(1);
+    atomic_store(&done, 0);
+    for (int what = SET_SSE; what <= (SET_SSE | SET_X87); what++)
+        CHECK(go_spawn(state_changer, (void *)(intptr_t)what) == 0);
+    wait_done(6);
+    go_maxprocs(old);
+}
+
 static __attribute__((noinline)) void check_alignment(void) {
     /* A 16-byte aligned local; gcc aligns via the ABI's stack alignment. */
     uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
@@ -104,6 +153,7 @@ static void printf_in_goroutines(void) {
 
 static const struct goro_case cases[] = {
     {"fp_env_per_goroutine", fp_env_per_goroutine, NULL},
+    {"fresh_state_after_exit", fresh_state_after_exit, NULL},
     {"printf_in_goroutines", printf_in_goroutines, NULL},
     {NULL, NULL, NULL},
 };

@@ -3,7 +3,11 @@
  * stack, pass transfer words, and check that callee-saved general and FP
  * registers (x19-x28, d8-d15) survive, and that the trampoline calls the
  * start hook, the function, then the exit hook. The frame is built exactly
- * as src/arch/mod.rs prepare_stack does (layout: src/arch/aarch64.S). */
+ * as src/arch/mod.rs prepare_stack does (layout: src/arch/aarch64.S). Then
+ * the exit hook starts a second function in place on the same stack with
+ * goro_ctx_restart (as the runtime does when the next goroutine is fresh),
+ * which must get its hooks and argument, an aligned sp at the stack's top,
+ * and switch back and forth as well. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +15,8 @@
 
 extern uintptr_t goro_ctx_switch(uintptr_t *save_sp, uintptr_t load_sp, uintptr_t transfer);
 extern void goro_ctx_trampoline(void);
+extern void goro_ctx_restart(uintptr_t top, void (*fn)(void *), void *arg, void *g,
+                             void (*start)(uintptr_t, void *), void (*exit)(void *));
 
 static uintptr_t main_sp, co_sp;
 static int started, exited;
@@ -24,11 +30,29 @@ static void start_hook(uintptr_t transfer, void *g) {
     started = 1;
 }
 
+static uintptr_t stack_top;
+static int restarted;
+
+static void start_hook2(uintptr_t transfer, void *g) {
+    if (g != (void *)0x5678) FAIL("restarted start hook got g=%p", g);
+    if (transfer != 0) FAIL("restarted start hook got transfer %lu", (unsigned long)transfer);
+    restarted = 1;
+}
+
+static void exit_hook2(void *g) {
+    if (g != (void *)0x5678) FAIL("restarted exit hook got g=%p", g);
+    goro_ctx_switch(&co_sp, main_sp, 100);
+    FAIL("exited context resumed");
+}
+
+static void body2(void *arg);
+
 static void exit_hook(void *g) {
     if (g != (void *)0x1234) FAIL("exit hook got g=%p", g);
     exited = 1;
-    goro_ctx_switch(&co_sp, main_sp, 99);
-    FAIL("exited context resumed");
+    memset((void *)(stack_top - 16), 0xff, 16); /* the pad, above every frame */
+    goro_ctx_restart(stack_top, body2, (void *)0xbeef, (void *)0x5678, start_hook2, exit_hook2);
+    FAIL("goro_ctx_restart returned");
 }
 
 /* check_switch(save, load, transfer, back, salt): loads known values
@@ -111,10 +135,23 @@ static void body(void *arg) {
     /* return: the trampoline calls the exit hook */
 }
 
+static void body2(void *arg) {
+    if ((uintptr_t)arg != 0xbeef) FAIL("restarted arg %p", arg);
+    uintptr_t fp = (uintptr_t)__builtin_frame_address(0);
+    if (fp >= stack_top || fp < stack_top - 1024) FAIL("restarted frame %#lx, stack top %#lx", (unsigned long)fp, (unsigned long)stack_top);
+    const uint64_t *pad = (const uint64_t *)(stack_top - 16);
+    if (pad[0] != 0 || pad[1] != 0) FAIL("the 16 bytes above the restarted frame are not zeroed");
+    uintptr_t x = 0;
+    uint64_t bad = check_switch(&co_sp, main_sp, 99, &x, 0x3c3c3c3c00000000ULL);
+    if (bad) FAIL("restarted coroutine lost registers, mask %#llx", (unsigned long long)bad);
+    if (x != 5) FAIL("restarted coroutine got transfer %lu", (unsigned long)x);
+}
+
 int main(void) {
     size_t size = 64 * 1024;
     uint8_t *stack = aligned_alloc(16, size);
     uintptr_t top = (uintptr_t)stack + size;
+    stack_top = top;
     uintptr_t sp = top - 16 - 160;
     uint64_t *f = (uint64_t *)sp;
     memset(f, 0, 176);
@@ -135,9 +172,14 @@ int main(void) {
         if (!roundtrip_keeps_registers(back, &back)) FAIL("callee-saved registers lost at %d", i);
         if (back != (uintptr_t)i + 2) FAIL("transfer %lu at %d", (unsigned long)back, i);
     }
-    /* One more: body's loop ends, fn returns, exit hook switches back with 99. */
+    /* One more: body's loop ends, fn returns, the exit hook restarts the
+     * stack with body2, which switches back with 99. */
     if (!roundtrip_keeps_registers(0, &back)) FAIL("registers lost at exit");
-    if (!exited || back != 99) FAIL("exit hook: exited=%d back=%lu", exited, (unsigned long)back);
-    printf("PASS: aarch64 switch: 1001 round trips, callee-saved x19-x28 and d8-d15 kept, trampoline ok\n");
+    if (!exited || !restarted || back != 99)
+        FAIL("exit hook: exited=%d restarted=%d back=%lu", exited, restarted, (unsigned long)back);
+    /* And back into body2, which returns: its exit hook switches back with 100. */
+    if (!roundtrip_keeps_registers(5, &back)) FAIL("registers lost after the restart");
+    if (back != 100) FAIL("restarted exit: back=%lu", (unsigned long)back);
+    printf("PASS: aarch64 switch: 1002 round trips, callee-saved x19-x28 and d8-d15 kept, trampoline ok, restart ok\n");
     return 0;
 }
