@@ -21,9 +21,15 @@ const ACTIVE_SPIN: u32 = 4;
 /// the word more often is worse, not better (every check pulls its cache
 /// line away from the holder, which is running the next lock at once):
 /// 100 checks 1 pause apart 104/208/215 ns per operation, 4 checks 30
-/// apart 31/92/119, 4 checks 120 apart (this value) 21/73/83.
+/// apart 31/92/119, 4 checks 120 apart (2 µs) 21/73/83. Measured again
+/// once spawns and hand-offs got cheaper (bench/ab.sh, medians of 5):
+/// 2 µs 21.6/44.0/60.1, 4 µs (this value) 19.9/40.5/47.0, 8 µs
+/// 20.6/40.1/46.3, 2 checks 4 µs apart 22.2/42.2/56.3; W6 22.9 vs 23.9 at
+/// 2 µs. On this machine a check that finds the line in the holder's
+/// cache costs the holder ~270 ns (measured: a thread reading a lock word
+/// every 0.4 µs slows an uncontended lock+unlock loop from 19 to 64 ns).
 #[cfg(not(loom))]
-const SPIN_NS: u64 = 2_000;
+const SPIN_NS: u64 = 4_000;
 
 /// Whether a contended lock should spin once more (Go's
 /// `runtime_canSpin`): only a few times, and only where another thread can
@@ -65,7 +71,7 @@ pub(crate) fn spin() {
 }
 
 /// How many times an RWMutex reader waiting for a writer, or a writer
-/// waiting for readers, looks again ([`poll_pause`] apart, ~2 µs in all)
+/// waiting for readers, looks again ([`poll_pause`] apart, ~4 µs in all)
 /// before it parks. Measured on W6 (64 goroutines, 1% writes,
 /// GOMAXPROCS=2): a write takes about a microsecond, and parking for it
 /// cost 400k parks per 100k writes and 47-50 ns per operation; polling
@@ -78,7 +84,7 @@ pub(crate) const WAIT_POLLS: u32 = 32;
 /// (it may be running the party we wait for). Whatever is queued here
 /// waits meanwhile, as with Mutex (sparing the runnable goroutines that
 /// would park behind the same writer); a writer woken into this worker's
-/// run-next slot waits at most the ~2 µs of polling (measured: checking
+/// run-next slot waits at most the ~4 µs of polling (measured: checking
 /// for that case, W6 39 ns per operation instead of 28).
 #[cfg(not(loom))]
 #[inline]

@@ -61,7 +61,7 @@ impl Sema {
         let _ = park::park(key, || !self.try_acquire(), reason, lifo);
     }
 
-    /// [`Sema::acquire`] (FIFO) after polling for a unit for ~2 µs
+    /// [`Sema::acquire`] (FIFO) after polling for a unit for ~4 µs
     /// (`atomic::can_poll`): for waits that are usually short because the
     /// party that releases is running (the RWMutex's writer and readers).
     pub(crate) fn acquire_polling(&self, reason: WaitReason) {
