@@ -329,7 +329,26 @@ impl RwMutex {
         let Some(tag) = slot_tag(self.key()) else {
             return;
         };
+        let own = atomic::reader_slot(self.key()).map(|s| s as *const AtomicU64);
         atomic::any_reader_slot(self.key(), |slot| {
+            // Readers inside another worker's slot are usually about to
+            // leave (a read section is short): wait a little for the slot
+            // to drain. A reader leaving its own slot is one cache line
+            // each way; a unit moved to the count makes it leave through
+            // the count, `reader_wait` and `writer_sem` instead (four lines
+            // that the two cores then pass back and forth). Readers that
+            // entered after we cleared BIAS see it and leave at once. Not
+            // our worker's slot: its readers are not running while we are.
+            // W6: 26.9 -> 25.4 and 27.2 -> 26.6 ns per operation (two A/B
+            // runs, medians of 8 and 10): a small gain, in the noise of one.
+            let mut polls = 0;
+            while own != Some(slot as *const AtomicU64)
+                && slot_units(slot.load(SeqCst), tag) != 0
+                && atomic::can_poll(polls)
+            {
+                atomic::poll_pause();
+                polls += 1;
+            }
             loop {
                 let v = slot.load(SeqCst);
                 let n = slot_units(v, tag) as i32;
