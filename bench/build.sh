@@ -4,6 +4,7 @@
 #
 #   OUT/goro_bench     C, goro.h           (always)
 #   OUT/pthread_bench  C, pthreads          (always)
+#   OUT/kfloor         C, the kernel's share of W2 spawn+park (always)
 #   OUT/fiber_bench    C++, Boost.Fiber     (when its header is installed)
 #   OUT/gobench        Go, stdlib only      (when GO names a go binary)
 #
@@ -43,6 +44,9 @@ echo "built: $out/goro_bench" >&2
 # shellcheck disable=SC2086
 $CC -O2 -g $WARN -pthread -I"$here" "$here/pthread_bench.c" -o "$out/pthread_bench"
 echo "built: $out/pthread_bench" >&2
+
+$CC -O2 -g $WARN -pthread -I"$here" "$here/kfloor.c" -o "$out/kfloor"
+echo "built: $out/kfloor" >&2
 
 if [[ -f /usr/include/boost/fiber/all.hpp ]] && command -v "$CXX" >/dev/null; then
     # shellcheck disable=SC2086

@@ -95,6 +95,27 @@ log "cargo build --release"
 status=0
 python3 "$here/harness.py" --out "$out" --mode "$mode" --reps "$reps" --systems "$systems" \
     --go "$go_bin" >"$out/report.md" || status=$?
+# ---- the kernel's share of W2 spawn+park (bench/kfloor.c), 3 runs ----
+if [[ ,$systems, == *,goro,* && -x $out/kfloor ]]; then
+    n=1000000
+    [[ $mode == quick ]] && n=100000
+    floor=$(for _ in 1 2 3; do "$out/kfloor" "$n"; done | python3 -c '
+import re, statistics, sys
+v = {}
+for line in sys.stdin:
+    m = re.search(r"metric=(\S+) value=(\S+)", line)
+    if m:
+        v.setdefault(m.group(1), []).append(float(m.group(2)))
+if "guard_commit_s" in v:
+    print("Kernel floor of W2 spawn+park (`bench/kfloor`, no goroutines: install the guard and "
+          "commit the top page of %d stacks as goro does, 2 threads, median of 3): **%.3g s**; "
+          "one first-touch page fault: %.2g us." % (int(sys.argv[1]),
+          statistics.median(v["guard_commit_s"]), statistics.median(v["fault_us"])))
+' "$n" || true)
+    if [[ -n $floor ]]; then
+        printf '\n%s\n' "$floor" >>"$out/report.md"
+    fi
+fi
 cat "$out/report.md"
 
 # ---- plot ----
