@@ -225,6 +225,74 @@ fn writer_preference() {
     });
 }
 
+/// Readers keep getting in while writers follow each other without a
+/// pause: a reader that meets a writer polls for a while, then queues as
+/// Go's do, and the writer's unlock lets the queued readers in before the
+/// next writer. Everyone yields between locks so that GOMAXPROCS=1 runs
+/// everyone; the reads must complete while the writers keep writing.
+#[test]
+fn readers_progress_under_a_stream_of_writers() {
+    each_procs(|_| {
+        for reader_thread in [false, true] {
+            struct S {
+                rw: go_rwmutex,
+                stop: AtomicBool,
+                writes: AtomicI64,
+                data: std::cell::UnsafeCell<i64>,
+            }
+            // SAFETY: `data` is written under the write lock only, read
+            // under the read lock.
+            unsafe impl Sync for S {}
+            let s = Arc::new(S {
+                rw: go_rwmutex::new(),
+                stop: AtomicBool::new(false),
+                writes: AtomicI64::new(0),
+                data: std::cell::UnsafeCell::new(0),
+            });
+            let mut g = Group::new();
+            for _ in 0..2 {
+                let sw = s.clone();
+                g.go(move || unsafe {
+                    while !sw.stop.load(SeqCst) {
+                        go_rwmutex_lock(p(&sw.rw));
+                        *sw.data.get() += 1;
+                        sw.writes.fetch_add(1, SeqCst);
+                        go_rwmutex_unlock(p(&sw.rw));
+                        go_yield();
+                    }
+                });
+            }
+            await_cond("writers started", || s.writes.load(SeqCst) > 100);
+            let sr = s.clone();
+            let r = move || unsafe {
+                let before = sr.writes.load(SeqCst);
+                let mut last = -1;
+                for _ in 0..2000 {
+                    go_rwmutex_rlock(p(&sr.rw));
+                    let v = *sr.data.get();
+                    assert!(v >= last, "a read went back in time");
+                    last = v;
+                    go_rwmutex_runlock(p(&sr.rw));
+                    go_yield(); // lets the writers run at GOMAXPROCS=1
+                }
+                // The writers were busy all along (not a quiet window).
+                let after = sr.writes.load(SeqCst);
+                assert!(after > before);
+                sr.stop.store(true, SeqCst);
+            };
+            if reader_thread {
+                g.thread(r)
+            } else {
+                g.go(r)
+            }
+            // Fails (after a minute) rather than hangs if readers starve.
+            await_cond("2000 reads among the writes", || s.stop.load(SeqCst));
+            g.wait();
+            assert_eq!(unsafe { *s.data.get() }, s.writes.load(SeqCst));
+        }
+    });
+}
+
 /// With one worker, a reader blocked behind a writer parks: others run.
 #[test]
 fn blocking_parks_the_goroutine() {
