@@ -66,6 +66,23 @@ static void frame_past_guard(void) {
     exit(1);
 }
 
+/* The overflowing goroutine is spawned by one that returns right after:
+ * with one worker it starts in place, on the stack of the one that exited
+ * (the runtime's restart path). The report must name it and its stack. */
+static void spawn_overflow_and_return(void *arg) {
+    (void)arg;
+    CHECK(go_spawn(overflow, NULL) == 0);
+}
+
+static void started_in_place(void) {
+    go_maxprocs(1);
+    for (int i = 0; i < 8; i++) go_spawn(hold, NULL);
+    CHECK(go_spawn(spawn_overflow_and_return, NULL) == 0);
+    go_sleep(30LL * 1000 * 1000 * 1000);
+    fprintf(stderr, "overflow was not detected\n");
+    exit(1);
+}
+
 static void mprotect_guard(void) {
     setenv("GORO_STACK_GUARD", "mprotect", 1);
     run_overflow(NULL);
@@ -162,6 +179,8 @@ static const struct goro_case cases[] = {
     {"named_small_stack", named_small_stack,
      "[deep-thought] (stack 64 KiB; raise GORO_STACK_SIZE or go_spawn_ex stack_size)"},
     {"frame_past_guard", frame_past_guard, "[big-frame] (stack 128 KiB;"},
+    {"started_in_place", started_in_place,
+     "(stack 128 KiB; raise GORO_STACK_SIZE or go_spawn_ex stack_size)"},
     {"mprotect_guard", mprotect_guard, "stack overflow in goroutine"},
     {"no_process_madvise", no_process_madvise,
      "(stack 128 KiB; raise GORO_STACK_SIZE or go_spawn_ex stack_size)\n"},
