@@ -114,15 +114,15 @@ impl Mutex {
         atomic::race_acquire(self as *const Mutex as usize);
     }
 
-    /// Takes the lock if that needs no waiting. Fails in starvation mode
-    /// even when unlocked at this instant (the lock belongs to a waiter).
-    #[inline]
     /// Whether the mutex may be held: locked, or being handed over in
     /// starvation mode (to an owner that has not set `LOCKED` yet).
     pub(crate) fn may_be_held(&self) -> bool {
         self.state.load(Relaxed) & (LOCKED | STARVING) != 0
     }
 
+    /// Takes the lock if that needs no waiting. Fails in starvation mode
+    /// even when unlocked at this instant (the lock belongs to a waiter).
+    #[inline]
     pub(crate) fn try_lock(&self) -> bool {
         let old = self.state.load(Relaxed);
         if old & (LOCKED | STARVING) != 0 {
