@@ -1356,21 +1356,37 @@ unsafe fn after_switch_on(l: *mut Local, t: usize) {
     // SAFETY: the goroutine we switched away from is owned by this thread
     // until the action below publishes it.
     unsafe {
-        match t & T_MASK {
-            T_YIELD => {
-                (*g).set_status(Status::Runnable);
-                if (*l).deque.is_empty() {
-                    // Only yielders in play (the common case of a yield
-                    // loop): the private queue, no atomics.
-                    (*l).yq.push_back(GPtr(g));
-                } else {
-                    // Other work is queued: keep FIFO order with it, so a
-                    // yielder is not starved behind a queue that keeps
-                    // filling (e.g. a mutex hand-off's yield).
-                    yq_to_deque(l);
-                    (*l).deque.push(GPtr(g));
-                }
+        // A yield is tested alone, the other actions are out of line: a
+        // `match` on all of them compiles to a jump table, whose indirect
+        // jump right after a switch is predicted with the other context's
+        // history (perf: 11% of a yield loop's samples on that jump).
+        if t & T_MASK == T_YIELD {
+            (*g).set_status(Status::Runnable);
+            if (*l).deque.is_empty() {
+                // Only yielders in play (the common case of a yield loop):
+                // the private queue, no atomics.
+                (*l).yq.push_back(GPtr(g));
+            } else {
+                // Other work is queued: keep FIFO order with it, so a
+                // yielder is not starved behind a queue that keeps filling
+                // (e.g. a mutex hand-off's yield).
+                yq_to_deque(l);
+                (*l).deque.push(GPtr(g));
             }
+            return;
+        }
+        after_switch_other(l, t);
+    }
+}
+
+/// The actions of [`after_switch_on`] other than a yield's: out of line, so
+/// that the yield's test stays a plain branch.
+#[inline(never)]
+unsafe fn after_switch_other(l: *mut Local, t: usize) {
+    let g = (t & !T_MASK) as *mut G;
+    // SAFETY: as in after_switch_on, whose contract this inherits.
+    unsafe {
+        match t & T_MASK {
             T_PARK => park_commit(g),
             T_SLEEP => {
                 if rt().timers.add(GPtr(g), (*g).wait_word.get()) {
