@@ -42,6 +42,43 @@ extern "C" {
     pub(crate) fn goro_tls_set(slot: i32, value: *mut u8);
 }
 
+#[cfg(target_arch = "x86_64")]
+extern "C" {
+    /// The two thread-local slots behind [`goro_tls_get`] (x86_64.S).
+    static goro_tls_slots: [usize; 2];
+}
+
+/// Reads thread-local slot 0 (the worker state): [`goro_tls_get`]`(0)`,
+/// inlined. An `asm!` block without `pure` is never merged with another
+/// nor moved across a call, so the value is read afresh each time, as the
+/// opaque call guarantees (a goroutine may resume on another thread); it
+/// saves the call, which Rust makes through the GOT.
+#[inline(always)]
+pub(crate) fn tls_slot0() -> *mut u8 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let v: *mut u8;
+        // SAFETY: reads this thread's slot 0 through the initial-exec TLS
+        // model exactly as goro_tls_get does (the GOT holds the slot's
+        // offset from the thread pointer); writes only `v`.
+        unsafe {
+            core::arch::asm!(
+                "mov {v}, qword ptr [rip + {slots}@GOTTPOFF]",
+                "mov {v}, qword ptr fs:[{v}]",
+                slots = sym goro_tls_slots,
+                v = out(reg) v,
+                options(nostack, readonly, preserves_flags)
+            );
+        }
+        v
+    }
+    #[cfg(target_arch = "aarch64")]
+    // SAFETY: reads this thread's slot 0; no preconditions.
+    unsafe {
+        goro_tls_get(0)
+    }
+}
+
 /// Hints the CPU to load `p`'s cache line into L1. Never faults, whatever
 /// the address (null included).
 #[inline(always)]

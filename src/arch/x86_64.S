@@ -219,6 +219,8 @@ goro_ctx_restart:
  */
         .section .tbss,"awT",@nobits
         .p2align 3
+        .globl  goro_tls_slots
+        .hidden goro_tls_slots
         .type   goro_tls_slots, @object
         .size   goro_tls_slots, 16
 goro_tls_slots:

@@ -255,8 +255,7 @@ static START: Once = Once::new();
 /// switch either.
 #[inline(always)]
 pub(crate) fn local() -> *mut Local {
-    // SAFETY: reads this thread's slot 0; no preconditions.
-    unsafe { arch::goro_tls_get(0).cast() }
+    arch::tls_slot0().cast()
 }
 
 /// Per-thread state of a plain (non-worker) thread that spawns goroutines.
