@@ -954,9 +954,13 @@ unsafe fn pick_next(l: *mut Local) -> *mut G {
                 return g;
             }
         }
-        if let Some(g) = (*l).deque.pop() {
-            look_ahead(l, g.0);
-            return g.0;
+        // is_empty first: two loads inline, where pop is a call (a yield
+        // loop finds the deque empty every time).
+        if !(*l).deque.is_empty() {
+            if let Some(g) = (*l).deque.pop() {
+                look_ahead(l, g.0);
+                return g.0;
+            }
         }
         if !(*l).yq.is_empty() {
             if r.nidle.load(Relaxed) != 0 {
