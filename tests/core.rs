@@ -675,3 +675,72 @@ fn woken_goroutines_are_not_held_back() {
         }
     });
 }
+
+/// Goroutines that spawn and return at once, so that a fresh goroutine
+/// usually starts in place on the stack of the one that just returned:
+/// with names (freed with the goroutine that exits), with other stack
+/// sizes (never started in place: their stacks are another class), deep
+/// stack use after a shallow predecessor and the reverse, exact counts,
+/// distinct ids, errno 0 at start, and no goroutine left.
+#[test]
+fn fresh_goroutines_started_where_others_returned() {
+    fn touch(depth_kib: usize) -> u8 {
+        // Uses `depth_kib` KiB of stack, top down, and reads it back.
+        let mut buf = [0u8; 1024];
+        for (i, b) in buf.iter_mut().enumerate() {
+            *b = (i ^ depth_kib) as u8;
+        }
+        let below = if depth_kib > 1 {
+            touch(depth_kib - 1)
+        } else {
+            0
+        };
+        std::hint::black_box(&buf);
+        buf[depth_kib % 1024].wrapping_add(below)
+    }
+    fn node(level: u32, count: Arc<AtomicUsize>, ids: Arc<std::sync::Mutex<Vec<u64>>>) {
+        assert_eq!(std::io::Error::last_os_error().raw_os_error(), Some(0));
+        ids.lock().unwrap().push(goro::go_id());
+        // Alternate shallow and deep goroutines (up to 48 KiB of the
+        // default 128 KiB stack).
+        std::hint::black_box(touch(if level % 2 == 0 { 48 } else { 1 }));
+        count.fetch_add(1, SeqCst);
+        if level == 0 {
+            return;
+        }
+        for child in 0..3u32 {
+            let (c, i) = (count.clone(), ids.clone());
+            let f = move || node(level - 1, c, i);
+            // The default-stack child last: it is the one run next, in
+            // place; the others wait in the queue for other exits.
+            match child {
+                0 => assert_eq!(go_ex(64 * 1024, None, f), 0),
+                1 => assert_eq!(go_ex(0, Some(c"restart-named"), f), 0),
+                _ => go(f),
+            }
+        }
+        // Return right away, leaving errno set: the last child spawned is
+        // next to run here, and must start with errno 0.
+        // SAFETY: glibc's errno location for the calling thread.
+        unsafe { *libc::__errno_location() = 7 };
+    }
+    for procs in [1, 2] {
+        with_procs(procs, || {
+            const LEVELS: u32 = 7; // 1 + 3 + ... + 3^7 = 3280 goroutines
+            let total: usize = (0..=LEVELS).map(|l| 3usize.pow(l)).sum();
+            let count = Arc::new(AtomicUsize::new(0));
+            let ids = Arc::new(std::sync::Mutex::new(Vec::new()));
+            for _ in 0..4 {
+                let (c, i) = (count.clone(), ids.clone());
+                go(move || node(LEVELS, c, i));
+            }
+            wait_count(&count, 4 * total);
+            wait_no_goroutines();
+            assert_eq!(count.load(SeqCst), 4 * total);
+            let mut v = ids.lock().unwrap().clone();
+            v.sort_unstable();
+            v.dedup();
+            assert_eq!(v.len(), 4 * total, "goroutine ids repeat");
+        });
+    }
+}
