@@ -116,6 +116,7 @@ impl Mutex {
 
     /// Whether the mutex may be held: locked, or being handed over in
     /// starvation mode (to an owner that has not set `LOCKED` yet).
+    #[inline]
     pub(crate) fn may_be_held(&self) -> bool {
         self.state.load(Relaxed) & (LOCKED | STARVING) != 0
     }

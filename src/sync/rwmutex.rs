@@ -199,13 +199,23 @@ impl RwMutex {
     /// Takes the read lock; waits while a writer holds or waits for it.
     #[inline]
     pub(crate) fn rlock(&self) {
-        if !self.rlock_slot() && !self.rlock_after_writer() {
+        let in_slot = self.rlock_slot() || (self.writer_in() && self.rlock_after_writer());
+        if !in_slot {
             // Acquire: pairs with the Release of the last writer's unlock.
             if self.reader_count.fetch_add(1, Acquire) + 1 < 0 {
                 self.rlock_wait();
             }
         }
         atomic::race_acquire(self.reader_key());
+    }
+
+    /// Whether a writer holds or waits for the lock, or is taking it: the
+    /// cheap test before [`RwMutex::rlock_after_writer`], so that readers
+    /// without writers around (GOMAXPROCS=1, or a lock never written) go
+    /// straight to the count.
+    #[inline]
+    fn writer_in(&self) -> bool {
+        self.reader_count.load(Relaxed) < 0 || self.w.may_be_held()
     }
 
     /// When readers use slots and a writer has just revoked them (BIAS
