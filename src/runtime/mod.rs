@@ -896,20 +896,26 @@ unsafe fn prepare_fresh(l: *mut Local, g: *mut G) {
         let s = (*l).stacks.alloc((*g).class.get(), (*l).rt.cfg.guard);
         (*g).stack.set(s);
         san::asan_unpoison(s.lo(), s.size());
-        // `entry` was stored from a non-null go_fn.
-        let func: arch::EntryFn =
-            core::mem::transmute::<usize, arch::EntryFn>((*g).entry.load(Relaxed));
-        let sp = arch::prepare_stack(
-            s.hi,
-            &arch::Entry {
-                func,
-                arg: (*g).arg.get(),
-                g: g.cast(),
-                start: g_start,
-                exit: g_exit,
-            },
-        );
+        let sp = arch::prepare_stack(s.hi, &entry_of(g));
         (*g).sp.set(sp);
+    }
+}
+
+/// What the trampoline needs to start the goroutine `g` that has never run.
+///
+/// # Safety
+/// The calling thread owns `g`, spawned and not started.
+#[inline(always)]
+unsafe fn entry_of(g: *mut G) -> arch::Entry {
+    // SAFETY: per the contract; `entry` was stored from a non-null go_fn.
+    unsafe {
+        arch::Entry {
+            func: core::mem::transmute::<usize, arch::EntryFn>((*g).entry.load(Relaxed)),
+            arg: (*g).arg.get(),
+            g: g.cast(),
+            start: g_start,
+            exit: g_exit,
+        }
     }
 }
 
@@ -1503,19 +1509,7 @@ unsafe fn restart_on_stack(l: *mut Local, g: *mut G, next: *mut G) -> ! {
         release_g(l, g);
         (*next).set_status(Status::Running);
         (*l).current = next;
-        // `entry` was stored from a non-null go_fn.
-        let func: arch::EntryFn =
-            core::mem::transmute::<usize, arch::EntryFn>((*next).entry.load(Relaxed));
-        arch::restart(
-            s.hi,
-            &arch::Entry {
-                func,
-                arg: (*next).arg.get(),
-                g: next.cast(),
-                start: g_start,
-                exit: g_exit,
-            },
-        )
+        arch::restart(s.hi, &entry_of(next))
     }
 }
 

@@ -245,7 +245,7 @@ impl RwMutex {
             if c & BIAS != 0 {
                 return self.rlock_slot();
             }
-            if c >= 0 && !self.w.may_be_held() {
+            if !self.writer_in() {
                 return false; // not biased, no writer: the count
             }
             if !atomic::can_poll(polls) {
