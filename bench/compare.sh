@@ -95,11 +95,14 @@ log "cargo build --release"
 status=0
 python3 "$here/harness.py" --out "$out" --mode "$mode" --reps "$reps" --systems "$systems" \
     --go "$go_bin" >"$out/report.md" || status=$?
-# ---- the kernel's share of W2 spawn+park (bench/kfloor.c), 3 runs on 2 threads and on 1 ----
+# ---- the kernel's share of W2 spawn+park (bench/kfloor.c): 3 runs of each way, in turn ----
 if [[ ,$systems, == *,goro,* && -x $out/kfloor ]]; then
     n=1000000
     [[ $mode == quick ]] && n=100000
-    floor=$(for _ in 1 2 3; do "$out/kfloor" "$n" 2; "$out/kfloor" "$n" 1; done | python3 -c '
+    floor=$(for _ in 1 2 3; do
+        "$out/kfloor" "$n" 2 goro; "$out/kfloor" "$n" 1 goro
+        "$out/kfloor" "$n" 2 touch; "$out/kfloor" "$n" 2 bare
+    done | python3 -c '
 import re, statistics, sys
 v = {}
 for line in sys.stdin:
@@ -107,12 +110,17 @@ for line in sys.stdin:
     if m:
         v.setdefault((m.group(1), m.group(2)), []).append(float(m.group(3)))
 med = lambda k: statistics.median(v[k])
-if ("threads2", "guard_commit_s") in v and ("threads1", "guard_commit_s") in v:
-    print("What W2 spawn+park costs in the kernel alone (`bench/kfloor`, no goroutines: install the "
-          "guard and commit the top page of %d stacks as goro does; medians of 3): **%.3g s on "
-          "one thread, %.3g s on two** (they contend in the kernel); one first-touch page fault: "
-          "%.2g us." % (int(sys.argv[1]), med(("threads1", "guard_commit_s")),
-          med(("threads2", "guard_commit_s")), med(("threads1", "fault_us"))))
+keys = ["goro_threads1", "goro_threads2", "touch_threads2", "bare_threads2"]
+if all((k, "commit_s") in v for k in keys):
+    print("What W2 spawn+park costs in the kernel alone (`bench/kfloor`, no goroutines, %d pages; "
+          "medians of 3): as goro commits (guard + top page of each stack, batched "
+          "`process_madvise`) **%.3g s on one thread, %.3g s on two**; the same guards with the "
+          "pages committed by first-touch faults %.3g s on two; the bare minimum, %d fresh "
+          "pages touched in a row with no guard and no stack, **%.3g s on two threads**. One "
+          "first-touch page fault: %.2g us."
+          % (int(sys.argv[1]), med(("goro_threads1", "commit_s")),
+             med(("goro_threads2", "commit_s")), med(("touch_threads2", "commit_s")),
+             int(sys.argv[1]), med(("bare_threads2", "commit_s")), med(("single", "fault_us"))))
 ' "$n" || true)
     if [[ -n $floor ]]; then
         printf '\n%s\n' "$floor" >>"$out/report.md"
