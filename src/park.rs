@@ -268,6 +268,7 @@ impl Bucket {
             let mut last = first;
             for _ in 1..max {
                 last = *(*last).next.get();
+                debug_assert!(!last.is_null(), "park: queue shorter than its count");
             }
             let rest = *(*last).next.get();
             Self::new_head(head, rest, count - max, slot);

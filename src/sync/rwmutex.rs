@@ -440,6 +440,14 @@ impl RwMutex {
         atomic::race_acquire(self.writer_key());
     }
 
+    /// With `w` held and the bias off: announces the writer if no reader
+    /// holds the lock (the shared count is 0), as one CAS.
+    fn claim_if_no_readers(&self) -> bool {
+        self.reader_count
+            .compare_exchange(0, -MAX_READERS, Acquire, Relaxed)
+            .is_ok()
+    }
+
     /// try_lock's reader check while BIAS is set, with `w` held: readers
     /// may sit in slots, so stop new ones (clearing BIAS, only if the count
     /// has no reader), look at the slots, and take the lock if they are
@@ -459,12 +467,7 @@ impl RwMutex {
         let in_slots = slot_tag(key).is_some_and(|tag| {
             atomic::any_reader_slot(key, |s| slot_units(s.load(SeqCst), tag) != 0)
         });
-        if !in_slots
-            && self
-                .reader_count
-                .compare_exchange(0, -MAX_READERS, Acquire, Relaxed)
-                .is_ok()
-        {
+        if !in_slots && self.claim_if_no_readers() {
             return true;
         }
         self.reader_count.fetch_or(BIAS, Release);
@@ -479,9 +482,7 @@ impl RwMutex {
         let locked = if self.reader_count.load(Relaxed) & BIAS != 0 {
             self.try_lock_biased()
         } else {
-            self.reader_count
-                .compare_exchange(0, -MAX_READERS, Acquire, Relaxed)
-                .is_ok()
+            self.claim_if_no_readers()
         };
         if !locked {
             // SAFETY: we hold `w`, so the RWMutex is alive.
