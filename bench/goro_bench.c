@@ -381,8 +381,10 @@ int main(int argc, char **argv) {
         return 2;
     }
     const char *w = argv[1];
-    /* GOMAXPROCS=2 everywhere (W3 lowers it to 1), as in the Go runs. */
-    go_maxprocs(2);
+    /* GOMAXPROCS=2 everywhere (W3 lowers it to 1), as in the Go runs;
+     * a GOMAXPROCS in the environment (which goro reads, as Go does) wins,
+     * for runs by hand at other sizes. */
+    if (!getenv("GOMAXPROCS")) go_maxprocs(2);
     warm_up();
     if (strcmp(w, "W1") == 0 || strcmp(w, "W1main") == 0) {
         long n = bench_arg(argc, argv, 2, BENCH_W1_N);

@@ -165,6 +165,33 @@ pub(crate) fn reader_slot(key: usize) -> Option<&'static AtomicU64> {
 #[inline(always)]
 pub(crate) fn sc_pair() {}
 
+/// Set once, before any RWMutex first sets `BIAS`: from then on read
+/// units may sit in reader slots. Until then (a program that has only ever
+/// run one worker) every unit is in its RWMutex's shared count, and
+/// RUnlock is Go's: one decrement, no slot to look at.
+#[cfg(not(loom))]
+static SLOTS_USED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// Whether any RWMutex may ever have let a reader into a slot. A reader
+/// that took its unit in a slot saw `BIAS` through an acquire (its SeqCst
+/// re-read), after the unlock that set it had set this flag; whoever
+/// releases that unit comes after that reader, so it sees the flag.
+#[cfg(not(loom))]
+#[inline(always)]
+pub(crate) fn slots_used() -> bool {
+    SLOTS_USED.load(Ordering::Relaxed)
+}
+
+/// Called by a write unlock before it sets `BIAS` (with Release, which
+/// orders this store before it).
+#[cfg(not(loom))]
+#[inline(always)]
+pub(crate) fn note_slots_used() {
+    if !SLOTS_USED.load(Ordering::Relaxed) {
+        SLOTS_USED.store(true, Ordering::Relaxed);
+    }
+}
+
 /// Whether RWMutex readers should use per-worker slots: only when more
 /// than one worker runs goroutines (with one, the shared count never
 /// moves between cores, and is cheaper: W6 at GOMAXPROCS=1 20 ns per
@@ -272,6 +299,26 @@ pub(crate) fn sc_pair() {
 #[cfg(loom)]
 pub(crate) fn bias_useful() -> bool {
     true
+}
+
+#[cfg(loom)]
+loom::lazy_static! {
+    /// SLOTS_USED, per model: false until a modelled unlock first sets
+    /// BIAS, so the models check RUnlock's shortcut against the slots.
+    static ref LOOM_SLOTS_USED: loom::sync::atomic::AtomicBool =
+        loom::sync::atomic::AtomicBool::new(false);
+}
+
+#[cfg(loom)]
+pub(crate) fn slots_used() -> bool {
+    LOOM_SLOTS_USED.load(Ordering::Relaxed)
+}
+
+#[cfg(loom)]
+pub(crate) fn note_slots_used() {
+    if !LOOM_SLOTS_USED.load(Ordering::Relaxed) {
+        LOOM_SLOTS_USED.store(true, Ordering::Relaxed);
+    }
 }
 
 #[cfg(loom)]
