@@ -37,14 +37,14 @@
 //! write unlock sets it while GOMAXPROCS > 1 (with one worker the shared
 //! count is cheaper).
 //!
+//! The read paths are therefore not inlined in goro.h (they need the
+//! worker): go_rwmutex_rlock and go_rwmutex_runlock are plain calls.
+//!
 //! Until some write unlock first sets `BIAS` (in a program that has only
 //! ever run one worker, never), no unit can be in a slot, and RUnlock
 //! skips them: one flag load, then Go's decrement (`atomic::slots_used`).
 //! W6 at GOMAXPROCS=1: 29.7 -> 27.6 ns per operation (Go: 21.5; two
 //! locked instructions alone take 22-25 ns on this VM in that phase).
-//!
-//! The read paths are therefore not inlined in goro.h (they need the
-//! worker): go_rwmutex_rlock and go_rwmutex_runlock are plain calls.
 //!
 //! While a writer that revoked the bias holds the lock, a reader that
 //! finds BIAS clear polls for it to come back (~4 µs at most) before it
