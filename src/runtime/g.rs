@@ -375,27 +375,32 @@ fn map_region(huge: bool) -> Option<usize> {
         };
         libc::madvise(at as *mut libc::c_void, REGION, advice);
     }
-    // Gs hold the arguments of goroutines that have not run yet: memory
-    // referenced only from there is not leaked.
-    crate::san::lsan_root(at, REGION);
     Some(at)
 }
 
 fn new_slab() -> Option<Vec<GPtr>> {
     let mut v = Vec::new();
     v.try_reserve_exact(SLAB).ok()?;
-    let p = {
+    let (p, new_region) = {
         let mut gl = global();
+        let mut new_region = None;
         if gl.next == gl.end {
             let at = map_region(gl.regions > 0)?;
             gl.regions += 1;
             gl.next = at;
             gl.end = at + REGION;
+            new_region = Some(at);
         }
         let p = gl.next as *mut G;
         gl.next += SLAB_BYTES;
-        p
+        (p, new_region)
     };
+    if let Some(at) = new_region {
+        // Gs hold the arguments of goroutines that have not run yet:
+        // memory referenced only from there is not leaked. Outside the
+        // lock: the first call looks the sanitizer up with dlsym.
+        crate::san::lsan_root(at, REGION);
+    }
     for i in 0..SLAB {
         // SAFETY: i < SLAB: inside the slab cut above, which nobody else
         // was given; write initializes the slot.
