@@ -3,9 +3,13 @@
 //! (`--cfg loom`, see `loom_tests.rs`). Nothing in `src/sync/` uses
 //! `core::sync::atomic` or the runtime's clock directly.
 
+#[cfg(not(loom))]
+use core::sync::atomic::AtomicBool;
 pub(crate) use core::sync::atomic::Ordering;
 #[cfg(not(loom))]
 pub(crate) use core::sync::atomic::{AtomicI32, AtomicU32, AtomicU64};
+#[cfg(loom)]
+use loom::sync::atomic::AtomicBool;
 #[cfg(loom)]
 pub(crate) use loom::sync::atomic::{AtomicI32, AtomicU32, AtomicU64};
 
@@ -170,13 +174,19 @@ pub(crate) fn sc_pair() {}
 /// run one worker) every unit is in its RWMutex's shared count, and
 /// RUnlock is Go's: one decrement, no slot to look at.
 #[cfg(not(loom))]
-static SLOTS_USED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+static SLOTS_USED: AtomicBool = AtomicBool::new(false);
+
+#[cfg(loom)]
+loom::lazy_static! {
+    /// SLOTS_USED, per model: false until a modelled unlock first sets
+    /// BIAS, so the models check RUnlock's shortcut against the slots.
+    static ref SLOTS_USED: AtomicBool = AtomicBool::new(false);
+}
 
 /// Whether any RWMutex may ever have let a reader into a slot. A reader
 /// that took its unit in a slot saw `BIAS` through an acquire (its SeqCst
 /// re-read), after the unlock that set it had set this flag; whoever
 /// releases that unit comes after that reader, so it sees the flag.
-#[cfg(not(loom))]
 #[inline(always)]
 pub(crate) fn slots_used() -> bool {
     SLOTS_USED.load(Ordering::Relaxed)
@@ -184,7 +194,6 @@ pub(crate) fn slots_used() -> bool {
 
 /// Called by a write unlock before it sets `BIAS` (with Release, which
 /// orders this store before it).
-#[cfg(not(loom))]
 #[inline(always)]
 pub(crate) fn note_slots_used() {
     if !SLOTS_USED.load(Ordering::Relaxed) {
@@ -299,26 +308,6 @@ pub(crate) fn sc_pair() {
 #[cfg(loom)]
 pub(crate) fn bias_useful() -> bool {
     true
-}
-
-#[cfg(loom)]
-loom::lazy_static! {
-    /// SLOTS_USED, per model: false until a modelled unlock first sets
-    /// BIAS, so the models check RUnlock's shortcut against the slots.
-    static ref LOOM_SLOTS_USED: loom::sync::atomic::AtomicBool =
-        loom::sync::atomic::AtomicBool::new(false);
-}
-
-#[cfg(loom)]
-pub(crate) fn slots_used() -> bool {
-    LOOM_SLOTS_USED.load(Ordering::Relaxed)
-}
-
-#[cfg(loom)]
-pub(crate) fn note_slots_used() {
-    if !LOOM_SLOTS_USED.load(Ordering::Relaxed) {
-        LOOM_SLOTS_USED.store(true, Ordering::Relaxed);
-    }
 }
 
 #[cfg(loom)]
