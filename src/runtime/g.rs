@@ -218,11 +218,10 @@ const _: () = assert!(REGION % SLAB_BYTES == 0);
 struct Slabs {
     free: Vec<GPtr>,
     slabs: Vec<GPtr>,
-    /// The unused part `[next, end)` of the current region.
+    /// The unused part `[next, end)` of the current region (0, 0 before
+    /// the first).
     next: usize,
     end: usize,
-    /// Regions mapped so far.
-    regions: usize,
 }
 
 static GLOBAL: Mutex<Slabs> = Mutex::new(Slabs {
@@ -230,7 +229,6 @@ static GLOBAL: Mutex<Slabs> = Mutex::new(Slabs {
     slabs: Vec::new(),
     next: 0,
     end: 0,
-    regions: 0,
 });
 
 fn global() -> std::sync::MutexGuard<'static, Slabs> {
@@ -385,8 +383,7 @@ fn new_slab() -> Option<Vec<GPtr>> {
         let mut gl = global();
         let mut new_region = None;
         if gl.next == gl.end {
-            let at = map_region(gl.regions > 0)?;
-            gl.regions += 1;
+            let at = map_region(gl.end != 0)?;
             gl.next = at;
             gl.end = at + REGION;
             new_region = Some(at);
