@@ -229,10 +229,11 @@ fn writer_preference() {
 /// pause: a reader that meets a writer polls for a while, then queues as
 /// Go's do, and the writer's unlock lets the queued readers in before the
 /// next writer. Everyone yields between locks so that GOMAXPROCS=1 runs
-/// everyone; the reads must complete while the writers keep writing.
+/// everyone; the reads must complete, and see writes, while the writers
+/// keep writing.
 #[test]
 fn readers_progress_under_a_stream_of_writers() {
-    each_procs(|_| {
+    each_procs(|procs| {
         for reader_thread in [false, true] {
             struct S {
                 rw: go_rwmutex,
@@ -265,20 +266,39 @@ fn readers_progress_under_a_stream_of_writers() {
             await_cond("writers started", || s.writes.load(SeqCst) > 100);
             let sr = s.clone();
             let r = move || unsafe {
-                let before = sr.writes.load(SeqCst);
-                let mut last = -1;
-                for _ in 0..2000 {
+                // The writers stop even if an assertion below fails, so
+                // that the failure is reported rather than waited on.
+                struct Stop<'a>(&'a AtomicBool);
+                impl Drop for Stop<'_> {
+                    fn drop(&mut self) {
+                        self.0.store(true, SeqCst);
+                    }
+                }
+                let _stop = Stop(&sr.stop);
+                // At least 2000 reads, and among them at least 50 that
+                // saw a new write: reads and writes interleave. Reading on
+                // until the writers have written (rather than counting the
+                // writes of a fixed number of reads) keeps the test
+                // independent of the OS's scheduling: a writer's thread
+                // may be off the CPU for a few ms, while 2000 reads take
+                // well under one.
+                let t0 = std::time::Instant::now();
+                let (mut reads, mut changes, mut last) = (0, 0, -1);
+                while reads < 2000 || changes < 50 {
                     go_rwmutex_rlock(p(&sr.rw));
                     let v = *sr.data.get();
-                    assert!(v >= last, "a read went back in time");
-                    last = v;
                     go_rwmutex_runlock(p(&sr.rw));
+                    assert!(v >= last, "a read went back in time");
+                    changes += (last >= 0 && v > last) as u32;
+                    last = v;
+                    reads += 1;
                     go_yield(); // lets the writers run at GOMAXPROCS=1
+                    assert!(
+                        t0.elapsed() < std::time::Duration::from_secs(60),
+                        "{reads} reads saw {changes} writes in 60 s; \
+                         procs {procs}, reader_thread {reader_thread}"
+                    );
                 }
-                // The writers were busy all along (not a quiet window).
-                let after = sr.writes.load(SeqCst);
-                assert!(after > before);
-                sr.stop.store(true, SeqCst);
             };
             if reader_thread {
                 g.thread(r)
@@ -286,7 +306,7 @@ fn readers_progress_under_a_stream_of_writers() {
                 g.go(r)
             }
             // Fails (after a minute) rather than hangs if readers starve.
-            await_cond("2000 reads among the writes", || s.stop.load(SeqCst));
+            await_cond("reads among the writes", || s.stop.load(SeqCst));
             g.wait();
             assert_eq!(unsafe { *s.data.get() }, s.writes.load(SeqCst));
         }

@@ -36,10 +36,31 @@ pub fn p<T>(x: &T) -> *mut T {
     x as *const T as *mut T
 }
 
+/// Assertion failures inside goroutines: a panic cannot unwind out of a
+/// goroutine (nothing catches it at the bottom of its stack, and the
+/// process aborts without saying which assertion failed), so the
+/// trampoline catches it here and the waiting test reports it.
+static FAILURES: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// Panics with the first failure recorded inside a goroutine, if any.
+pub fn check_failures() {
+    let f = std::mem::take(&mut *FAILURES.lock().unwrap_or_else(|e| e.into_inner()));
+    if !f.is_empty() {
+        panic!("{} goroutine(s) failed; first: {}", f.len(), f[0]);
+    }
+}
+
 extern "C" fn trampoline<F: FnOnce() + Send + 'static>(arg: *mut c_void) {
     // SAFETY: arg is the Box<F> leaked by go()/Group::go, consumed once.
     let f = unsafe { Box::from_raw(arg as *mut F) };
-    f();
+    if let Err(e) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        let msg = e
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "panic".into());
+        FAILURES.lock().unwrap_or_else(|e| e.into_inner()).push(msg);
+    }
 }
 
 fn boxed<F: FnOnce() + Send + 'static>(f: F) -> (go_fn, *mut c_void) {
@@ -91,11 +112,24 @@ impl Group {
         for t in self.threads.drain(..) {
             t.join().expect("thread panicked");
         }
+        if !std::thread::panicking() {
+            check_failures();
+        }
     }
 }
 
 impl Drop for Group {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            // A failed assertion is unwinding the test: its goroutines and
+            // threads may wait for something that will never come; report
+            // the failure instead of waiting for them. They keep the
+            // WaitGroup (leaked here) and the data they share through Arcs.
+            let wg = core::mem::replace(&mut self.wg, Box::new(go_waitgroup::new()));
+            core::mem::forget(wg);
+            self.threads.clear();
+            return;
+        }
         self.wait();
     }
 }
@@ -112,6 +146,7 @@ pub fn each_procs(f: impl Fn(usize)) {
     for n in [1, 2, 4] {
         go_maxprocs(n);
         f(n as usize);
+        check_failures();
     }
     go_maxprocs(old);
 }
@@ -121,6 +156,7 @@ pub fn with_procs(n: i32, f: impl FnOnce()) {
     let _g = PROCS.lock().unwrap_or_else(|e| e.into_inner());
     let old = go_maxprocs(n);
     f();
+    check_failures();
     go_maxprocs(old);
 }
 
@@ -141,6 +177,9 @@ pub fn nap(ns: i64) {
 pub fn await_cond(what: &str, cond: impl Fn() -> bool) {
     let t = Instant::now();
     while !cond() {
+        if let Some(f) = FAILURES.lock().unwrap_or_else(|e| e.into_inner()).first() {
+            panic!("while waiting for {what}, a goroutine failed: {f}");
+        }
         assert!(
             t.elapsed() < Duration::from_secs(60),
             "timed out waiting for {what}"
