@@ -31,6 +31,30 @@ static char *read_all(int fd) {
     return buf;
 }
 
+/* go_dump's output once it contains `a` and `b` (NULL: nothing), polled
+ * for up to 10 s: a goroutine that has called done is shown running or
+ * runnable until it has parked, however long the machine takes. */
+static char *dump_until(int fd, const char *a, const char *b) {
+    char *out = NULL;
+    for (int i = 0; i < 10000; i++) {
+        CHECK(ftruncate(fd, 0) == 0);
+        lseek(fd, 0, SEEK_SET);
+        go_dump(fd);
+        out = read_all(fd);
+        if ((!a || strstr(out, a)) && (!b || strstr(out, b))) break;
+        go_sleep(1000 * 1000);
+    }
+    return out;
+}
+
+static int temp_fd(void) {
+    char path[] = "/tmp/goro-dump-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    unlink(path);
+    return fd;
+}
+
 static void dump_lines(void) {
     go_mutex_lock(&mu);
     go_waitgroup_add(&parked, 2);
@@ -38,13 +62,8 @@ static void dump_lines(void) {
     CHECK(go_spawn_ex(dump_test_waiter, NULL, &a) == 0);
     CHECK(go_spawn(dump_test_sleeper, NULL) == 0);
     go_waitgroup_wait(&parked);
-    go_sleep(50 * 1000 * 1000); /* both are at their waits now */
-    char path[] = "/tmp/goro-dump-XXXXXX";
-    int fd = mkstemp(path);
-    CHECK(fd >= 0);
-    unlink(path);
-    go_dump(fd);
-    char *out = read_all(fd);
+    int fd = temp_fd();
+    char *out = dump_until(fd, ": waiting (mutex", ": waiting (sleep");
     printf("%s", out);
     CHECK(strstr(out, "goro: 2 goroutines:") != NULL);
     CHECK(strstr(out, "[mutex-waiter]: waiting (mutex 0x") != NULL);
@@ -87,7 +106,9 @@ static void child_sigquit(void) {
     go_attr_t a = {0, "quit-victim"};
     CHECK(go_spawn_ex(dump_test_waiter, NULL, &a) == 0);
     go_waitgroup_wait(&parked);
-    go_sleep(20 * 1000 * 1000);
+    int fd = temp_fd();
+    dump_until(fd, "[quit-victim]: waiting (mutex", NULL);
+    close(fd);
     kill(getpid(), SIGQUIT);
     go_sleep(10LL * 1000 * 1000 * 1000);
     _exit(1);

@@ -75,6 +75,18 @@ static __attribute__((noinline)) void lose(void *arg) {
     sink = NULL;
 }
 
+/* Goroutines whose control block is not yet free, from go_dump's header. */
+static int live_goroutines(void) {
+    FILE *f = tmpfile();
+    if (!f) return -1;
+    go_dump(fileno(f));
+    rewind(f);
+    int n = -1;
+    if (fscanf(f, "goro: %d goroutines", &n) != 1) n = -1;
+    fclose(f);
+    return n;
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) return 2;
     if (!strcmp(argv[1], "clean")) {
@@ -97,8 +109,17 @@ int main(int argc, char **argv) {
         go_waitgroup_go(&wg, lose, NULL);
         go_waitgroup_wait(&wg);
         /* Let its worker finish with it: a goroutine still on its stack at
-         * exit has all of its stack scanned, dead frames included. */
-        go_sleep(20 * 1000 * 1000);
+         * exit has all of its stack scanned, dead frames included, and the
+         * stale pointer there would hide the leak. Its done runs before it
+         * leaves the stack: wait (up to 10 s, however busy the machine)
+         * until go_dump counts no goroutine. */
+        int live = -1;
+        for (int i = 0; i < 10000 && (live = live_goroutines()) != 0; i++)
+            go_sleep(1000 * 1000);
+        if (live != 0) {
+            fprintf(stderr, "leak: %d goroutine(s) still live after 10 s\n", live);
+            return 1;
+        }
     } else {
         return 2;
     }
