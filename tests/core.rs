@@ -73,26 +73,30 @@ fn ids_are_unique_and_zero_on_threads() {
 
 #[test]
 fn spawn_errors() {
-    assert_eq!(goro::go_spawn(None, std::ptr::null_mut()), libc::EINVAL);
-    for bad in [1usize, 4096, (16 << 10) - 1, (1 << 30) + 1, usize::MAX] {
-        assert_eq!(go_ex(bad, None, || {}), libc::EINVAL, "stack size {bad}");
-    }
-    // SAFETY: a NULL attr is allowed.
-    assert_eq!(
-        unsafe { goro::go_spawn_ex(None, std::ptr::null_mut(), std::ptr::null()) },
-        libc::EINVAL
-    );
-    let done = Arc::new(AtomicUsize::new(0));
-    for ok in [16usize << 10, 100_000, 1 << 20] {
-        let d = done.clone();
+    // Under the GOMAXPROCS lock: its goroutines would otherwise count in
+    // the exact go_num_goroutine checks of the tests that hold it.
+    with_procs(2, || {
+        assert_eq!(goro::go_spawn(None, std::ptr::null_mut()), libc::EINVAL);
+        for bad in [1usize, 4096, (16 << 10) - 1, (1 << 30) + 1, usize::MAX] {
+            assert_eq!(go_ex(bad, None, || {}), libc::EINVAL, "stack size {bad}");
+        }
+        // SAFETY: a NULL attr is allowed.
         assert_eq!(
-            go_ex(ok, Some(c"sized"), move || {
-                d.fetch_add(1, SeqCst);
-            }),
-            0
+            unsafe { goro::go_spawn_ex(None, std::ptr::null_mut(), std::ptr::null()) },
+            libc::EINVAL
         );
-    }
-    wait_count(&done, 3);
+        let done = Arc::new(AtomicUsize::new(0));
+        for ok in [16usize << 10, 100_000, 1 << 20] {
+            let d = done.clone();
+            assert_eq!(
+                go_ex(ok, Some(c"sized"), move || {
+                    d.fetch_add(1, SeqCst);
+                }),
+                0
+            );
+        }
+        wait_count(&done, 3);
+    });
 }
 
 #[test]
@@ -279,7 +283,7 @@ fn errno_survives_switches() {
 }
 
 /// A sleeping goroutine parks; it never holds its worker. With one worker,
-/// a goroutine that sleeps 200 ms lets another finish first.
+/// a goroutine that sleeps 200 ms lets the one it spawned finish first.
 #[test]
 fn sleep_parks_the_goroutine_not_the_worker() {
     with_procs(1, || {
@@ -289,16 +293,19 @@ fn sleep_parks_the_goroutine_not_the_worker() {
         {
             let (order, done) = (order.clone(), done.clone());
             go(move || {
+                // Spawned here rather than by this thread, so that the
+                // thread being off the CPU between two spawns cannot
+                // reorder them.
+                {
+                    let (order, done) = (order.clone(), done.clone());
+                    go(move || {
+                        goro::go_yield();
+                        order.lock().unwrap().push("worker");
+                        done.fetch_add(1, SeqCst);
+                    });
+                }
                 goro::go_sleep(200_000_000);
                 order.lock().unwrap().push("sleeper");
-                done.fetch_add(1, SeqCst);
-            });
-        }
-        {
-            let (order, done) = (order.clone(), done.clone());
-            go(move || {
-                goro::go_yield();
-                order.lock().unwrap().push("worker");
                 done.fetch_add(1, SeqCst);
             });
         }

@@ -96,6 +96,9 @@ extern "C" fn count_up(arg: *mut core::ffi::c_void) {
 #[test]
 fn waitgroup_go() {
     each_procs(|_| {
+        // Goroutines of the tests before may still be returning after
+        // their last visible step: start from none.
+        await_cond("no goroutine left", || go_num_goroutine() == 0);
         for _ in 0..50 {
             let wg = go_waitgroup::new();
             let n = AtomicUsize::new(0);

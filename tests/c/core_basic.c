@@ -129,8 +129,12 @@ static void big_stack(void) {
 
 static atomic_int order_pos;
 static int order[2];
+static void runner(void *arg);
 static void sleeper(void *arg) {
     (void)arg;
+    /* Spawned here rather than by main, so that main's thread being off
+     * the CPU between two spawns cannot reorder them. */
+    CHECK(go_spawn(runner, NULL) == 0);
     go_sleep(200 * 1000 * 1000);
     order[atomic_fetch_add(&order_pos, 1)] = 1;
     atomic_fetch_add(&counter, 1);
@@ -142,14 +146,14 @@ static void runner(void *arg) {
     atomic_fetch_add(&counter, 1);
 }
 
-/* With one worker, a goroutine sleeping 200 ms does not hold the worker. */
+/* With one worker, a goroutine sleeping 200 ms does not hold the worker:
+ * the goroutine it spawned before sleeping finishes first. */
 static void sleep_parks(void) {
     int old = go_maxprocs(1);
     atomic_store(&counter, 0);
     atomic_store(&order_pos, 0);
     double t = goro_now();
-    CHECK(go_spawn(sleeper, NULL) == 0);
-    CHECK(go_spawn(runner, NULL) == 0);
+    CHECK(go_spawn(sleeper, NULL) == 0); /* which spawns runner */
     wait_until(&counter, 2);
     CHECK(order[0] == 2 && order[1] == 1);
     CHECK(goro_now() - t >= 0.2);

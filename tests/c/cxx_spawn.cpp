@@ -237,9 +237,15 @@ static void helpers(void) {
     CHECK_EQ_LL(go::maxprocs(), 3);
     CHECK_EQ_LL(go::maxprocs(procs), 3);
 
-    // num_goroutine counts goroutines that have not returned.
+    // num_goroutine counts goroutines that have not returned. The two
+    // above may still be returning after done++: wait for them first.
     std::atomic<int> release{0}, started{0};
-    int64_t base = go::num_goroutine();
+    auto settle = std::chrono::steady_clock::now() + 20s;
+    while (go::num_goroutine() != 0) {
+        CHECK(std::chrono::steady_clock::now() < settle);
+        go::sleep(1ms);
+    }
+    const int64_t base = 0;
     for (int i = 0; i < 5; i++) {
         go::spawn([&] {
             started++;
