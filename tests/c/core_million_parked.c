@@ -1,7 +1,7 @@
 /* 1,000,000 goroutines parked at once (GORO_TEST_PARKED overrides the
  * count), with default settings on a stock kernel (vm.max_map_count =
  * 65530): all alive and waiting at a gate (a WaitGroup), exact counts, the
- * kernel mapping count stays far below the limit; then all released and
+ * kernel mapping count stays below the limit; then all released and
  * joined. Also run with GORO_STACK_GUARD=mprotect (the fallback for
  * kernels without MADV_GUARD_INSTALL), beyond its guard budget. */
 #include "harness.h"
@@ -57,8 +57,16 @@ static void million_parked(void) {
     long rss = status_kb("VmRSS:");
     printf("%ld goroutines parked in %.2f s; %ld kernel mappings; %.0f bytes RSS each\n", n, t_park,
            maps, (rss - rss0) * 1024.0 / n);
-    /* Far below vm.max_map_count (65530) whatever the guard mode. */
-    CHECK(maps > 0 && maps < 60000);
+    /* Below vm.max_map_count (65530 on a stock kernel) whatever the guard
+     * mode, with room to spare for the program: goro's mprotect guards
+     * stop 16384 mappings short of the limit. */
+    FILE *mf = fopen("/proc/sys/vm/max_map_count", "r");
+    long max_maps = 65530;
+    if (mf) {
+        if (fscanf(mf, "%ld", &max_maps) != 1) max_maps = 65530;
+        fclose(mf);
+    }
+    CHECK(maps > 0 && maps < max_maps - 8192);
     t = goro_now();
     go_waitgroup_done(&gate);
     go_waitgroup_wait(&finished);
