@@ -186,7 +186,11 @@ loom::lazy_static! {
 /// Whether any RWMutex may ever have let a reader into a slot. A reader
 /// that took its unit in a slot saw `BIAS` through an acquire (its SeqCst
 /// re-read), after the unlock that set it had set this flag; whoever
-/// releases that unit comes after that reader, so it sees the flag.
+/// releases that unit comes after that reader (in the same goroutine, or
+/// handed the read lock through something that synchronizes: a spawn, a
+/// release/acquire pair, a lock), so it sees the flag. A hand-off by a
+/// relaxed store alone is outside Go's memory model, and may not.
+/// Models: loom_tests' rwmutex_first_bias_handoff_*.
 #[inline(always)]
 pub(crate) fn slots_used() -> bool {
     SLOTS_USED.load(Ordering::Relaxed)

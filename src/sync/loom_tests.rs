@@ -13,7 +13,10 @@
 use super::atomic::{loom_set_worker, LOOM_CLOCK_STEP, LOOM_SPINS};
 use super::{Mutex, Once, RwMutex, WaitGroup};
 use loom::cell::UnsafeCell;
-use loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use loom::sync::atomic::{
+    AtomicUsize,
+    Ordering::{Acquire, Release, SeqCst},
+};
 use loom::sync::Arc;
 use loom::thread;
 
@@ -301,6 +304,69 @@ fn rwmutex_slot_runlock_elsewhere() {
         s.read();
         s.assert_free();
     });
+}
+
+/// The first write unlock of the process (it sets SLOTS_USED, then BIAS)
+/// races a reader on worker 0, which hands its read lock to a thread on
+/// worker 1 that releases it: through `spawn`, or through a Release store
+/// seen by an Acquire load in a thread that existed before the read lock
+/// was taken (so only that flag orders it after the RLock). Whether the
+/// unit went to a slot or to the count, the release finds it: nothing
+/// underflows (a fatal error), and the lock ends free. With the flag set
+/// after BIAS instead of before, both fail. (A Relaxed hand-off is outside
+/// Go's contract, and fails.)
+fn first_bias_handoff(by_spawn: bool) {
+    model(move || {
+        let s = Guarded::rw(); // never biased: the process's first unlock
+        let w = {
+            let s = s.clone();
+            thread::spawn(move || s.write())
+        };
+        loom_set_worker(Some(0));
+        if by_spawn {
+            s.lock.rlock();
+            assert!(s.data.with(|d| unsafe { *d }) <= 1);
+            let s2 = s.clone();
+            thread::spawn(move || {
+                loom_set_worker(Some(1));
+                // SAFETY: the read lock the spawner took is ours to release.
+                unsafe { RwMutex::runlock(&s2.lock) };
+            })
+            .join()
+            .unwrap();
+        } else {
+            let flag = Arc::new(AtomicUsize::new(0));
+            let x = {
+                let (s, flag) = (s.clone(), flag.clone());
+                thread::spawn(move || {
+                    loom_set_worker(Some(1));
+                    while flag.load(Acquire) == 0 {
+                        thread::yield_now();
+                    }
+                    // SAFETY: handed the read lock through the flag.
+                    unsafe { RwMutex::runlock(&s.lock) };
+                })
+            };
+            s.lock.rlock();
+            assert!(s.data.with(|d| unsafe { *d }) <= 1);
+            flag.store(1, Release);
+            x.join().unwrap();
+        }
+        w.join().unwrap();
+        s.assert_free();
+        assert_eq!(s.read(), 1);
+        s.assert_free();
+    });
+}
+
+#[test]
+fn rwmutex_first_bias_handoff_by_spawn() {
+    first_bias_handoff(true);
+}
+
+#[test]
+fn rwmutex_first_bias_handoff_by_flag() {
+    first_bias_handoff(false);
 }
 
 /// try_lock against a reader in a slot: it fails while the reader is in,

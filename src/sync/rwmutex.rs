@@ -85,6 +85,10 @@ pub(crate) struct RwMutex {
     reader_sem: Sema,
     /// `BIAS`, plus the readers in or waiting that are not in a slot;
     /// minus `MAX_READERS` (and without `BIAS`) while a writer is there.
+    /// Only ever changed by read-modify-writes, never a plain store: every
+    /// value with `BIAS` is then in the release sequence of the unlock
+    /// that first set it (also when `try_lock_biased` restores it), which
+    /// `atomic::slots_used` relies on.
     reader_count: AtomicI32,
     /// Readers the writer still waits for.
     reader_wait: AtomicI32,
