@@ -379,25 +379,23 @@ fn map_region(huge: bool) -> Option<usize> {
 fn new_slab() -> Option<Vec<GPtr>> {
     let mut v = Vec::new();
     v.try_reserve_exact(SLAB).ok()?;
-    let (p, new_region) = {
+    let p = {
         let mut gl = global();
-        let mut new_region = None;
         if gl.next == gl.end {
             let at = map_region(gl.end != 0)?;
+            // Gs hold the arguments of goroutines that have not run yet:
+            // memory referenced only from there is not leaked. Registered
+            // before the region is published: another thread may cut the
+            // next slab from it as soon as we drop the lock. (The runtime's
+            // start has already looked the sanitizer up: no dlsym here.)
+            crate::san::lsan_root(at, REGION);
             gl.next = at;
             gl.end = at + REGION;
-            new_region = Some(at);
         }
         let p = gl.next as *mut G;
         gl.next += SLAB_BYTES;
-        (p, new_region)
+        p
     };
-    if let Some(at) = new_region {
-        // Gs hold the arguments of goroutines that have not run yet:
-        // memory referenced only from there is not leaked. Outside the
-        // lock: the first call looks the sanitizer up with dlsym.
-        crate::san::lsan_root(at, REGION);
-    }
     for i in 0..SLAB {
         // SAFETY: i < SLAB: inside the slab cut above, which nobody else
         // was given; write initializes the slot.
