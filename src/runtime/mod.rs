@@ -720,7 +720,7 @@ extern "C" fn lsan_roots_at_exit() {
             san::lsan_root(sp, lo + size - sp);
         }
     }
-    g::try_for_each(|g| {
+    let mut root = |g: &G| {
         let status = g.get_status();
         if status == Status::Free {
             return;
@@ -747,7 +747,17 @@ extern "C" fn lsan_roots_at_exit() {
             lo
         };
         san::lsan_root(start, hi - start);
-    });
+    };
+    // The goroutine list's lock is held briefly (a worker mapping a new
+    // region of control blocks): wait for it, up to a second, rather than
+    // register no goroutine stack at all. Not a plain lock: whatever
+    // holds it at exit may never come back.
+    for _ in 0..10_000 {
+        if g::try_for_each(&mut root) {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_micros(100));
+    }
 }
 
 /// The calling thread's stack as (lowest address, size), for ASan.
