@@ -1,6 +1,8 @@
 //! Helpers shared by goro's Rust integration tests.
 #![allow(dead_code)]
 
+mod panic_message;
+use panic_message::panic_message;
 use std::ffi::c_void;
 use std::sync::atomic::{AtomicUsize, Ordering::*};
 use std::sync::{Mutex, MutexGuard};
@@ -31,11 +33,7 @@ unsafe extern "C" fn trampoline(arg: *mut c_void) {
     // SAFETY: arg came from Box::into_raw in go().
     let f = unsafe { Box::from_raw(arg as *mut Box<dyn FnOnce() + Send>) };
     if let Err(e) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
-        let msg = e
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_else(|| "panic".into());
+        let msg = panic_message(&*e);
         FAILURES.lock().unwrap().push(msg);
     }
 }

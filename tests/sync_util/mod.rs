@@ -4,9 +4,12 @@
 //! shared cells, and death cases that re-run the test binary.
 #![allow(dead_code)]
 
+#[path = "../common/panic_message.rs"]
+mod panic_message;
 use core::cell::UnsafeCell;
 use core::ffi::c_void;
 use goro::*;
+use panic_message::panic_message;
 use std::process::Command;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -54,11 +57,7 @@ extern "C" fn trampoline<F: FnOnce() + Send + 'static>(arg: *mut c_void) {
     // SAFETY: arg is the Box<F> leaked by go()/Group::go, consumed once.
     let f = unsafe { Box::from_raw(arg as *mut F) };
     if let Err(e) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
-        let msg = e
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_else(|| "panic".into());
+        let msg = panic_message(&*e);
         FAILURES.lock().unwrap_or_else(|e| e.into_inner()).push(msg);
     }
 }
