@@ -17,9 +17,11 @@ struct One {
 extern "C" fn init(arg: *mut core::ffi::c_void) {
     // SAFETY: arg is the One passed to go_once_do, alive during the call.
     let o = unsafe { &*(arg as *const One) };
-    assert_eq!(o.calls.fetch_add(1, SeqCst), 0, "fn called twice");
-    nap(200_000); // others pile up behind us
-    o.payload.set(42);
+    record_panic(|| {
+        assert_eq!(o.calls.fetch_add(1, SeqCst), 0, "fn called twice");
+        nap(200_000); // others pile up behind us
+        o.payload.set(42);
+    });
 }
 
 fn call(o: &One) {
@@ -60,14 +62,16 @@ fn waiters_park() {
         static IN: AtomicUsize = AtomicUsize::new(0);
         static OTHERS: AtomicUsize = AtomicUsize::new(0);
         extern "C" fn slow(_: *mut core::ffi::c_void) {
-            await_cond("waiters", || IN.load(SeqCst) >= 5);
-            go_sleep(1_000_000);
-            for _ in 0..10 {
-                go(|| {
-                    OTHERS.fetch_add(1, SeqCst);
-                });
-            }
-            await_cond("others", || OTHERS.load(SeqCst) == 10);
+            record_panic(|| {
+                await_cond("waiters", || IN.load(SeqCst) >= 5);
+                go_sleep(1_000_000);
+                for _ in 0..10 {
+                    go(|| {
+                        OTHERS.fetch_add(1, SeqCst);
+                    });
+                }
+                await_cond("others", || OTHERS.load(SeqCst) == 10);
+            });
         }
         let mut g = Group::new();
         g.start(6, 0, || {

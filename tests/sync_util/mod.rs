@@ -53,13 +53,20 @@ pub fn check_failures() {
     }
 }
 
-extern "C" fn trampoline<F: FnOnce() + Send + 'static>(arg: *mut c_void) {
-    // SAFETY: arg is the Box<F> leaked by go()/Group::go, consumed once.
-    let f = unsafe { Box::from_raw(arg as *mut F) };
+/// Runs `f`, recording a panic for `check_failures` instead of letting it
+/// unwind: for the bodies of `extern "C"` callbacks (go_once_do's) and of
+/// goroutines, which cannot unwind.
+pub fn record_panic(f: impl FnOnce()) {
     if let Err(e) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
         let msg = panic_message(&*e);
         FAILURES.lock().unwrap_or_else(|e| e.into_inner()).push(msg);
     }
+}
+
+extern "C" fn trampoline<F: FnOnce() + Send + 'static>(arg: *mut c_void) {
+    // SAFETY: arg is the Box<F> leaked by go()/Group::go, consumed once.
+    let f = unsafe { Box::from_raw(arg as *mut F) };
+    record_panic(f);
 }
 
 fn boxed<F: FnOnce() + Send + 'static>(f: F) -> (go_fn, *mut c_void) {
