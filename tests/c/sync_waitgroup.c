@@ -243,8 +243,10 @@ static void reuse_r(void *arg) {
 }
 
 static void death_reused_before_wait_returned(void) {
-    go_maxprocs(1);
-    usleep(20 * 1000); /* let a second worker (GOMAXPROCS=2) retire: it could steal W */
+    /* One worker from the start (this death case runs in a fresh process
+     * that has not started the runtime yet): a second one could steal W. */
+    setenv("GOMAXPROCS", "1", 1);
+    CHECK(go_maxprocs(0) == 1);
     CHECK(go_spawn(reuse_r, NULL) == 0);
     await_death();
 }
