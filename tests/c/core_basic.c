@@ -17,14 +17,6 @@ static void wait_until(atomic_long *c, long n) {
     }
 }
 
-static void wait_no_goroutines(void) {
-    double t = goro_now();
-    while (go_num_goroutine() != 0) {
-        CHECK(goro_now() - t < 60);
-        usleep(200);
-    }
-}
-
 static void leaf(void *arg) {
     (void)arg;
     atomic_fetch_add(&counter, 1);
@@ -49,7 +41,7 @@ static void spawn_from_threads_and_goroutines(void) {
     for (int i = 0; i < THREADS; i++) pthread_create(&t[i], NULL, thread_spawner, (void *)(intptr_t)PER);
     for (int i = 0; i < THREADS; i++) pthread_join(t[i], NULL);
     wait_until(&counter, THREADS * PER * 3L);
-    wait_no_goroutines();
+    goro_wait_goroutines(0, 60);
     CHECK_EQ_LL(atomic_load(&counter), THREADS * PER * 3L);
 }
 
@@ -64,7 +56,7 @@ static void one_million(void) {
     CHECK(go_spawn(million_spawner, (void *)(intptr_t)500000) == 0);
     for (long i = 0; i < 500000; i++) CHECK(go_spawn(leaf, NULL) == 0);
     wait_until(&counter, 1000000);
-    wait_no_goroutines();
+    goro_wait_goroutines(0, 60);
     CHECK_EQ_LL(atomic_load(&counter), 1000000);
 }
 

@@ -86,11 +86,7 @@ static void million_parked(void) {
     go_waitgroup_wait(&finished);
     printf("released and joined in %.2f s\n", goro_now() - t);
     CHECK_EQ_LL(atomic_load(&passed), n);
-    double t0 = goro_now();
-    while (go_num_goroutine() != 0) {
-        CHECK(goro_now() - t0 < 60);
-        usleep(1000);
-    }
+    goro_wait_goroutines(0, 60);
 }
 
 static const struct goro_case cases[] = {

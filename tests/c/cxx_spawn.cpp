@@ -240,11 +240,7 @@ static void helpers(void) {
     // num_goroutine counts goroutines that have not returned. The two
     // above may still be returning after done++: wait for them first.
     std::atomic<int> release{0}, started{0};
-    auto settle = std::chrono::steady_clock::now() + 20s;
-    while (go::num_goroutine() != 0) {
-        CHECK(std::chrono::steady_clock::now() < settle);
-        go::sleep(1ms);
-    }
+    goro_wait_goroutines(0, 20);
     const int64_t base = 0;
     for (int i = 0; i < 5; i++) {
         go::spawn([&] {
@@ -255,11 +251,7 @@ static void helpers(void) {
     wait_for(started, 5);
     CHECK_EQ_LL(go::num_goroutine(), base + 5);
     release = 1;
-    auto deadline = std::chrono::steady_clock::now() + 20s;
-    while (go::num_goroutine() != base) {
-        CHECK(std::chrono::steady_clock::now() < deadline);
-        go::sleep(1ms);
-    }
+    goro_wait_goroutines(base, 20);
 }
 
 // go::dump lists a goroutine under the name given to go::spawn_ex.

@@ -3,6 +3,7 @@
  *
  *   CHECK(cond)            fail the test (exit 1) with file:line and the condition
  *   CHECK_EQ_LL(a, b)      as CHECK, printing both values
+ *   goro_wait_goroutines(n, s)  wait until go_num_goroutine() == n, failing after s seconds
  *   GORO_TEST_MAIN(cases)  main(): runs every case of a `struct goro_case[]` (NULL-terminated)
  *
  * A case is either normal (fn runs, must return) or a death case: the test
@@ -23,6 +24,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <goro.h>
 
 #define CHECK(cond)                                                                  \
     do {                                                                             \
@@ -55,6 +58,19 @@ static inline double goro_now(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+/* Waits (go_sleep, 1 ms at a time: from a goroutine or a thread) until
+ * exactly `n` goroutines have not returned, failing after `max_s` seconds.
+ * A goroutine is counted until it has returned, which may be after the
+ * last thing a test saw it do (a done, a counter): tests that check exact
+ * counts wait for them first. */
+static inline void goro_wait_goroutines(long long n, double max_s) {
+    double t = goro_now();
+    while (go_num_goroutine() != n) {
+        CHECK(goro_now() - t < max_s);
+        go_sleep(1000 * 1000);
+    }
 }
 
 /* Runs `self case` and checks that it dies of SIGABRT with `expect` in stderr. */
