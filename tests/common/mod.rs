@@ -1,8 +1,8 @@
 //! Helpers shared by goro's Rust integration tests.
 #![allow(dead_code)]
 
-mod panic_message;
-use panic_message::panic_message;
+mod catch_panic;
+use catch_panic::catch_panic;
 use std::ffi::c_void;
 use std::sync::atomic::{AtomicUsize, Ordering::*};
 use std::sync::{Mutex, MutexGuard};
@@ -32,8 +32,7 @@ pub fn check_failures() {
 unsafe extern "C" fn trampoline(arg: *mut c_void) {
     // SAFETY: arg came from Box::into_raw in go().
     let f = unsafe { Box::from_raw(arg as *mut Box<dyn FnOnce() + Send>) };
-    if let Err(e) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
-        let msg = panic_message(&*e);
+    if let Some(msg) = catch_panic(f) {
         FAILURES.lock().unwrap().push(msg);
     }
 }

@@ -4,12 +4,12 @@
 //! shared cells, and death cases that re-run the test binary.
 #![allow(dead_code)]
 
-#[path = "../common/panic_message.rs"]
-mod panic_message;
+#[path = "../common/catch_panic.rs"]
+mod catch_panic;
+use catch_panic::catch_panic;
 use core::cell::UnsafeCell;
 use core::ffi::c_void;
 use goro::*;
-use panic_message::panic_message;
 use std::process::Command;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -57,8 +57,7 @@ pub fn check_failures() {
 /// unwind: for the bodies of `extern "C"` callbacks (go_once_do's) and of
 /// goroutines, which cannot unwind.
 pub fn record_panic(f: impl FnOnce()) {
-    if let Err(e) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
-        let msg = panic_message(&*e);
+    if let Some(msg) = catch_panic(f) {
         FAILURES.lock().unwrap_or_else(|e| e.into_inner()).push(msg);
     }
 }
