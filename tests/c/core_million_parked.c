@@ -29,8 +29,9 @@ static long count_lines(const char *path) {
     return n;
 }
 
-static long status_kb(const char *field) {
-    FILE *f = fopen("/proc/self/status", "r");
+/* The number after `field` on its line of `path` (a /proc file in kB), or -1. */
+static long proc_kb(const char *path, const char *field) {
+    FILE *f = fopen(path, "r");
     char line[256];
     long v = -1;
     while (f && fgets(line, sizeof line, f))
@@ -45,18 +46,13 @@ static void million_parked(void) {
     /* ~4.5 KB a parked goroutine with its page tables (6 KiB asked): a
      * machine without that much memory free skips, rather than fails or
      * swaps, what it cannot run. */
-    long avail_kb = -1;
-    FILE *mi = fopen("/proc/meminfo", "r");
-    char line[256];
-    while (mi && fgets(line, sizeof line, mi))
-        if (strncmp(line, "MemAvailable:", 13) == 0) avail_kb = atol(line + 13);
-    if (mi) fclose(mi);
+    long avail_kb = proc_kb("/proc/meminfo", "MemAvailable:");
     if (avail_kb >= 0 && avail_kb < n * 6) {
         printf("skipped: %ld goroutines need ~%ld MiB, MemAvailable is %ld MiB\n", n,
                n * 6 / 1024, avail_kb / 1024);
         exit(77);
     }
-    long rss0 = status_kb("VmRSS:");
+    long rss0 = proc_kb("/proc/self/status", "VmRSS:");
     go_waitgroup_add(&gate, 1);
     go_waitgroup_add(&parked, (int)n);
     go_waitgroup_add(&finished, (int)n);
@@ -68,7 +64,7 @@ static void million_parked(void) {
     CHECK_EQ_LL(go_num_goroutine(), n);
     CHECK_EQ_LL(atomic_load(&passed), 0);
     long maps = count_lines("/proc/self/maps");
-    long rss = status_kb("VmRSS:");
+    long rss = proc_kb("/proc/self/status", "VmRSS:");
     printf("%ld goroutines parked in %.2f s; %ld kernel mappings; %.0f bytes RSS each\n", n, t_park,
            maps, (rss - rss0) * 1024.0 / n);
     /* Below vm.max_map_count (65530 on a stock kernel) whatever the guard
