@@ -115,7 +115,7 @@ int main(int argc, char **argv) {
     mode = (enum mode)m;
     /* One fault, for scale: touch 10k fresh pages in a row. */
     long nf = 10000;
-    char *p = mmap(NULL, nf * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    char *p = map_or_die(nf * PAGE);
     double t = bench_now();
     for (long i = 0; i < nf; i++) p[i * PAGE] = 1;
     double fault = (bench_now() - t) / nf;
