@@ -1,11 +1,12 @@
-/* Built with -fsanitize=address, and with -fsanitize=leak alone. `clean`: thousands of goroutines with deep
- * frames, setjmp/longjmp, yields, sleeps and stack reuse run without a
- * report (run with detect_stack_use_after_return=1). `overflow`: a real
- * heap overflow inside a goroutine is reported. LeakSanitizer at exit:
- * `exit_running` exits while the workers run goroutines and
- * `exit_parked` while goroutines are parked for good, each holding the
- * only pointer to a buffer: neither is a leak (as with threads blocked at
- * exit); `leak`: a buffer a goroutine really lost is reported. */
+/* Built with -fsanitize=address, and with -fsanitize=leak alone.
+ * `clean`: thousands of goroutines with deep frames, setjmp/longjmp,
+ * yields, sleeps and stack reuse run without a report (run with
+ * detect_stack_use_after_return=1). `overflow`: a real heap overflow
+ * inside a goroutine is reported. LeakSanitizer at exit: `exit_running`
+ * exits while the workers run goroutines and `exit_parked` while
+ * goroutines are parked for good, each holding the only pointer to a
+ * buffer: neither is a leak (as with threads blocked at exit); `leak`: a
+ * buffer a goroutine really lost is reported. */
 #include <goro.h>
 #include <setjmp.h>
 #include <stdio.h>
